@@ -5,6 +5,8 @@
 /// malformed bytes) travel as `Result`s; exceptions are for API misuse only (see check.hpp).
 
 #include <cassert>
+#include <memory>
+#include <string>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -12,20 +14,51 @@
 
 namespace hivemind {
 
-/// Tag wrapper used to construct a failed `Result` from an error code: `return Err(errc::kFoo);`.
-struct Err {
-  std::error_code code;
-  /// Accepts anything convertible to std::error_code (every project error enum is).
+/// An error code plus an optional human-readable detail ("port 70000 out of range", a remote
+/// handler's message). Compares equal to error enums exactly like std::error_code; `message()`
+/// returns the detail when there is one, else the category's text. Cheap to copy.
+class Error : public std::error_code {
+ public:
+  Error() = default;
+  Error(std::error_code code) : std::error_code(code) {}  // NOLINT(google-explicit-constructor)
   template <typename E>
-    requires std::is_error_code_enum_v<E> || std::is_same_v<E, std::error_code>
-  Err(E e) : code(make(e)) {}  // NOLINT(google-explicit-constructor)
+    requires std::is_error_code_enum_v<E>
+  Error(E e) : std::error_code(make_error_code(e)) {}  // NOLINT(google-explicit-constructor)
+  Error(std::error_code code, std::string detail)
+      : std::error_code(code), detail_(std::make_shared<const std::string>(std::move(detail))) {}
+
+  /// The code alone.
+  const std::error_code& code() const noexcept { return *this; }
+  /// The detail if set, else the category's message for the code.
+  std::string message() const { return detail_ ? *detail_ : std::error_code::message(); }
+  /// True when a detail was given.
+  bool has_detail() const noexcept { return detail_ != nullptr; }
 
  private:
-  static std::error_code make(std::error_code e) { return e; }
+  std::shared_ptr<const std::string> detail_;
+};
 
+/// Tag wrapper used to construct a failed `Result`: `return Err(NetErrc::kFoo, "detail");`.
+struct Err {
+  Error error;
+  /// Accepts an error enum, a std::error_code or an Error; `detail` is optional context.
   template <typename E>
-  static std::error_code make(E e) {
-    return make_error_code(e);
+    requires std::is_error_code_enum_v<E> || std::is_convertible_v<E, std::error_code>
+  Err(E e) : error(to_error(e)) {}  // NOLINT(google-explicit-constructor)
+  template <typename E>
+    requires std::is_error_code_enum_v<E> || std::is_convertible_v<E, std::error_code>
+  Err(E e, std::string detail) : error(to_error(e).code(), std::move(detail)) {}
+
+ private:
+  template <typename E>
+  static Error to_error(const E& e) {
+    if constexpr (std::is_same_v<E, Error>) {
+      return e;
+    } else if constexpr (std::is_error_code_enum_v<E>) {
+      return Error(make_error_code(e));
+    } else {
+      return Error(static_cast<std::error_code>(e));
+    }
   }
 };
 
@@ -42,8 +75,8 @@ class [[nodiscard]] Result {
   Result(U&& value) : data_(std::in_place_index<0>, std::forward<U>(value)) {}  // NOLINT
 
   /// Failure. Implicit so that `return Err(...);` works.
-  Result(Err err) : data_(std::in_place_index<1>, err.code) {  // NOLINT
-    assert(err.code && "a failed Result needs a non-zero error code");
+  Result(Err err) : data_(std::in_place_index<1>, std::move(err.error)) {  // NOLINT
+    assert(std::get<1>(data_) && "a failed Result needs a non-zero error code");
   }
 
   bool has_value() const noexcept { return data_.index() == 0; }
@@ -60,7 +93,7 @@ class [[nodiscard]] Result {
   const T* operator->() const { return &value(); }
 
   /// The error; precondition `!has_value()`.
-  std::error_code error() const { return std::get<1>(data_); }
+  const Error& error() const { return std::get<1>(data_); }
 
   /// The value, or `fallback` on failure.
   template <typename U>
@@ -69,7 +102,7 @@ class [[nodiscard]] Result {
   }
 
  private:
-  std::variant<T, std::error_code> data_;
+  std::variant<T, Error> data_;
 };
 
 /// Success-or-error with no value.
@@ -78,15 +111,15 @@ class [[nodiscard]] Result<void> {
  public:
   using value_type = void;
   Result() = default;
-  Result(Err err) : error_(err.code) {}  // NOLINT(google-explicit-constructor)
+  Result(Err err) : error_(std::move(err.error)) {}  // NOLINT(google-explicit-constructor)
 
   bool has_value() const noexcept { return !error_; }
   explicit operator bool() const noexcept { return has_value(); }
   void value() const { assert(has_value()); }
-  std::error_code error() const { return error_; }
+  const Error& error() const { return error_; }
 
  private:
-  std::error_code error_;
+  Error error_;
 };
 
 /// A successful `Result<void>`.

@@ -51,3 +51,24 @@ TEST(Check, ThrowsInvalidArgumentWithMessage) {
 
 }  // namespace
 }  // namespace hivemind
+
+namespace hivemind {
+namespace {
+
+TEST(Result, CarriesDetailThroughPropagation) {
+  auto inner = []() -> Result<int> { return Err(CoreErrc::kTooLarge, "frame of 9 MiB > 4 MiB"); };
+  auto outer = [&]() -> Result<int> {
+    HM_TRY(int v, inner());
+    return v;
+  };
+  auto r = outer();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), CoreErrc::kTooLarge);
+  EXPECT_EQ(r.error().message(), "frame of 9 MiB > 4 MiB");
+  Result<void> plain = Err(CoreErrc::kTimeout);
+  EXPECT_FALSE(plain.error().has_detail());
+  EXPECT_EQ(plain.error().message(), "timed out");
+}
+
+}  // namespace
+}  // namespace hivemind
