@@ -6,6 +6,8 @@
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/error.hpp>
+#include <asio/system_error.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include "hivemind/core/log.hpp"
@@ -28,6 +30,10 @@ void TaskGroup::spawn(asio::awaitable<void> task) {
                    if (e) {
                      try {
                        std::rethrow_exception(e);
+                     } catch (const asio::system_error& ex) {
+                       if (ex.code() != asio::error::operation_aborted) {
+                         logger("core")->warn("{}: task ended with error: {}", name_, ex.what());
+                       }
                      } catch (const std::exception& ex) {
                        logger("core")->warn("{}: task ended with exception: {}", name_, ex.what());
                      } catch (...) {

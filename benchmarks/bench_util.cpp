@@ -1,0 +1,194 @@
+// hm-bench-net: result lines, statistics, the loopback harness and host setup.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <exception>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "bench_net.hpp"
+#include "hivemind/net/multiaddr.hpp"
+
+namespace hivemind::bench {
+namespace {
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20)
+          out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
+        else
+          out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string json_number(double v) {
+  if (!std::isfinite(v))
+    return "null";
+  if (v == std::floor(v) && std::fabs(v) < 1e15)
+    return fmt::format("{:.0f}", v);
+  return std::fabs(v) >= 100 ? fmt::format("{:.1f}", v) : fmt::format("{:.4g}", v);
+}
+
+}  // namespace
+
+JsonLine::JsonLine(std::string case_name) : case_(std::move(case_name)) {}
+
+JsonLine& JsonLine::value(double v, std::string unit) {
+  value_ = v;
+  unit_ = std::move(unit);
+  return *this;
+}
+
+JsonLine& JsonLine::against(std::string name, double against_value) {
+  against_ = std::move(name);
+  against_value_ = against_value;
+  return *this;
+}
+
+JsonLine& JsonLine::param(const std::string& key, double v) {
+  params_.emplace_back(key, json_number(v));
+  return *this;
+}
+
+JsonLine& JsonLine::param(const std::string& key, const std::string& v) {
+  params_.emplace_back(key, json_string(v));
+  return *this;
+}
+
+JsonLine& JsonLine::field(const std::string& key, const std::string& v) {
+  fields_.emplace_back(key, json_string(v));
+  return *this;
+}
+
+void JsonLine::print() const {
+  std::string out = R"({"bench":"net","case":)" + json_string(case_);
+  if (value_) {
+    out += R"(,"value":)" + json_number(*value_) + R"(,"unit":)" + json_string(unit_);
+    if (!against_.empty()) {
+      out += R"(,"against":)" + json_string(against_) + R"(,"against_value":)" +
+             json_number(against_value_);
+      const double ratio = against_value_ != 0 ? *value_ / against_value_ : NAN;
+      out += R"(,"ratio":)" + (std::isfinite(ratio) ? fmt::format("{:.3f}", ratio) : "null");
+    }
+  }
+  for (const auto& [key, text] : fields_)
+    out += "," + json_string(key) + ":" + text;
+  out += R"(,"params":{)";
+  for (std::size_t i = 0; i < params_.size(); ++i)
+    out += (i ? "," : "") + json_string(params_[i].first) + ":" + params_[i].second;
+  out += "}}\n";
+  std::fputs(out.c_str(), stdout);
+  std::fflush(stdout);
+}
+
+double median(std::vector<double> values) { return percentile(std::move(values), 0.5); }
+
+double percentile(std::vector<double> values, double q) {
+  if (values.empty())
+    return NAN;
+  std::sort(values.begin(), values.end());
+  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(values.size())));
+  return values[std::clamp<std::size_t>(rank, 1, values.size()) - 1];
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+Loopback::Loopback(bool two_threads) : two_threads_(two_threads) {
+  if (two_threads_) {
+    work_.emplace(server_io_.get_executor());
+    server_thread_ = std::thread([this] { server_io_.run(); });
+  }
+}
+
+Loopback::~Loopback() {
+  if (two_threads_) {
+    work_.reset();
+    server_io_.stop();  // stop any leftover (already cancelled) work
+    server_thread_.join();
+  }
+}
+
+std::string Loopback::setup() const { return two_threads_ ? "server_thread" : "one_thread"; }
+
+asio::any_io_executor Loopback::server_executor() {
+  return two_threads_ ? server_io_.get_executor() : client_io_.get_executor();
+}
+
+void Loopback::run_client(std::function<asio::awaitable<void>()> task) {
+  auto done = asio::co_spawn(client_io_, std::move(task), asio::use_future);
+  if (client_io_.stopped())
+    client_io_.restart();
+  while (done.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    if (client_io_.run_one() == 0)
+      client_io_.restart();
+  }
+  done.get();  // rethrows an exception escaping the task
+}
+
+void Loopback::run_server(std::function<asio::awaitable<void>()> task) {
+  if (!two_threads_) {
+    run_client(std::move(task));
+    return;
+  }
+  asio::co_spawn(server_io_, std::move(task), asio::use_future).get();
+}
+
+Result<HostPair> start_hosts(Loopback& loop,
+                             net::Security security,
+                             std::function<void(net::Host&)> serve) {
+  HostPair pair;
+  Result<void> listening = ok();
+  net::Multiaddr server_addr;
+  loop.run_server([&]() -> asio::awaitable<void> {
+    net::HostOptions options;
+    options.security.assign(1, security);
+    options.listen_addrs.push_back(*net::Multiaddr::from_string("/ip4/127.0.0.1/tcp/0"));
+    pair.server = net::Host::create(loop.server_executor(), std::move(options));
+    listening = co_await pair.server->listen();
+    if (listening && serve)
+      serve(*pair.server);
+    if (listening)
+      server_addr = pair.server->visible_addrs().front();
+  });
+  if (!listening) {
+    stop_hosts(loop, pair);
+    return Err(listening.error());
+  }
+  Result<net::PeerId> connected = Err(net::NetErrc::kCancelled);
+  loop.run_client([&]() -> asio::awaitable<void> {
+    net::HostOptions options;
+    options.security.assign(1, security);
+    pair.client = net::Host::create(loop.client_executor(), std::move(options));
+    connected = co_await pair.client->connect(server_addr);
+  });
+  if (!connected) {
+    stop_hosts(loop, pair);
+    return Err(connected.error());
+  }
+  return pair;
+}
+
+void stop_hosts(Loopback& loop, HostPair& pair) {
+  if (pair.client) {
+    loop.run_client([&]() -> asio::awaitable<void> { co_await pair.client->stop(); });
+    pair.client.reset();
+  }
+  if (pair.server) {
+    loop.run_server([&]() -> asio::awaitable<void> { co_await pair.server->stop(); });
+    pair.server.reset();
+  }
+}
+
+}  // namespace hivemind::bench

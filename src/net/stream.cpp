@@ -1,0 +1,189 @@
+#include "hivemind/net/stream.hpp"
+
+#include <algorithm>
+
+#include "connection.hpp"
+#include "hivemind/net/error.hpp"
+#include "hivemind/net/multistream.hpp"
+
+namespace hivemind::net {
+
+Stream::Stream(std::shared_ptr<Connection> connection, std::uint32_t id)
+    : connection_(std::move(connection)), id_(id), signal_(connection_->socket_executor()) {
+  connection_->register_stream(id_, this);
+}
+
+Stream::~Stream() {
+  if (!connection_->closed()) {
+    auto info = connection_->session().stream_info(id_);
+    // Anything not cleanly closed on both sides is reset, so the remote never waits forever.
+    if (info && !(info->local_closed && info->remote_closed && info->readable == 0)) {
+      connection_->session().reset(id_);
+      connection_->flush();
+    }
+  }
+  connection_->unregister_stream(id_);
+}
+
+const PeerId& Stream::remote_peer() const {
+  return connection_->remote_peer();
+}
+
+const Multiaddr& Stream::remote_addr() const {
+  return connection_->remote_addr();
+}
+
+void Stream::expect_negotiation_echo(std::string protocol) {
+  pending_echo_ = std::move(protocol);
+}
+
+void Stream::unread(BytesView data) {
+  if (data.empty())
+    return;
+  Bytes merged(data.begin(), data.end());
+  merged.insert(
+      merged.end(), unread_.begin() + static_cast<std::ptrdiff_t>(unread_offset_), unread_.end());
+  unread_ = std::move(merged);
+  unread_offset_ = 0;
+}
+
+std::size_t Stream::take_buffered(Bytes& out, std::size_t max) {
+  if (unread_offset_ < unread_.size()) {
+    const std::size_t n = std::min(max, unread_.size() - unread_offset_);
+    out.insert(out.end(),
+               unread_.begin() + static_cast<std::ptrdiff_t>(unread_offset_),
+               unread_.begin() + static_cast<std::ptrdiff_t>(unread_offset_ + n));
+    unread_offset_ += n;
+    if (unread_offset_ == unread_.size()) {
+      unread_.clear();
+      unread_offset_ = 0;
+    }
+    return n;
+  }
+  const std::size_t n = connection_->session().read(id_, max, out);
+  if (n > 0 && connection_->session().has_outbound())
+    connection_->flush();  // window updates
+  return n;
+}
+
+asio::awaitable<Result<void>> Stream::finish_optimistic_negotiation() {
+  // We sent "/multistream/1.0.0\n" + "<protocol>\n" without waiting; the remote answers with the
+  // header and then the protocol (accepted) or "na" (refused).
+  std::string expected = std::move(*pending_echo_);
+  pending_echo_.reset();
+  Bytes buffer;
+  bool header_seen = false;
+  while (true) {
+    HM_CO_TRY(auto message, decode_multistream_message(buffer));
+    if (message) {
+      buffer.erase(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(message->consumed));
+      if (!header_seen) {
+        if (message->text != kMultistreamProtocolId) {
+          reset();
+          co_return Err(NetErrc::kProtocolViolation, "bad multistream header from remote");
+        }
+        header_seen = true;
+        continue;
+      }
+      if (message->text == expected)
+        break;
+      reset();
+      if (message->text == "na") {
+        co_return Err(NetErrc::kProtocolNotSupported, "remote does not support " + expected);
+      }
+      co_return Err(NetErrc::kProtocolViolation, "remote answered '" + message->text + "'");
+    }
+    // Read only what we must: the session buffers the rest for later reads.
+    HM_CO_TRY(std::size_t n, co_await read_some(buffer, kMaxMultistreamMessage + 2));
+    if (n == 0)
+      co_return Err(NetErrc::kProtocolNotSupported, "stream closed during negotiation");
+  }
+  unread(buffer);
+  co_return ok();
+}
+
+asio::awaitable<Result<std::size_t>> Stream::read_some(Bytes& out, std::size_t max) {
+  if (pending_echo_)
+    HM_CO_TRY_VOID(co_await finish_optimistic_negotiation());
+  while (true) {
+    if (reset_locally_)
+      co_return Err(NetErrc::kStreamReset);
+    if (const std::size_t n = take_buffered(out, max); n > 0)
+      co_return n;
+    if (connection_->closed())
+      co_return Err(NetErrc::kConnectionClosed);
+    auto info = connection_->session().stream_info(id_);
+    if (reset_by_remote_ || (info && info->reset))
+      co_return Err(NetErrc::kStreamReset);
+    // The session forgets a stream once both sides closed it and it was drained: end of stream.
+    if (!info || info->remote_closed)
+      co_return std::size_t{0};
+    co_await signal_.wait();
+  }
+}
+
+asio::awaitable<Result<void>> Stream::read_exact(Bytes& out, std::size_t n) {
+  const std::size_t target = out.size() + n;
+  while (out.size() < target) {
+    HM_CO_TRY(std::size_t got, co_await read_some(out, target - out.size()));
+    if (got == 0)
+      co_return Err(NetErrc::kStreamClosed, "stream ended before the expected bytes");
+  }
+  co_return ok();
+}
+
+asio::awaitable<Result<Bytes>> Stream::read_to_end(std::size_t limit) {
+  Bytes out;
+  while (true) {
+    HM_CO_TRY(std::size_t got, co_await read_some(out, limit + 1 - out.size()));
+    if (got == 0)
+      co_return out;
+    if (out.size() > limit)
+      co_return Err(NetErrc::kMessageTooLarge);
+  }
+}
+
+asio::awaitable<Result<void>> Stream::write(BytesView data) {
+  std::size_t offset = 0;
+  while (true) {
+    if (reset_locally_)
+      co_return Err(NetErrc::kStreamReset);
+    if (connection_->closed())
+      co_return Err(NetErrc::kConnectionClosed);
+    HM_CO_TRY(std::size_t n, connection_->session().write(id_, data.subspan(offset)));
+    offset += n;
+    if (n > 0)
+      connection_->flush();
+    if (offset == data.size())
+      break;
+    if (connection_->session().outbound_size() > Connection::kOutboundHighWater) {
+      co_await connection_->wait_outbound_room();
+    } else if (n == 0) {
+      co_await signal_.wait();  // for a window update from the remote
+    }
+  }
+  // Bound memory: do not let one writer queue far beyond the high-water mark.
+  co_await connection_->wait_outbound_room();
+  co_return ok();
+}
+
+Result<void> Stream::close_write() {
+  if (connection_->closed())
+    return Err(NetErrc::kConnectionClosed);
+  HM_TRY_VOID(connection_->session().close_write(id_));
+  connection_->flush();
+  return ok();
+}
+
+void Stream::reset() {
+  if (reset_locally_)
+    return;
+  reset_locally_ = true;
+  if (!connection_->closed()) {
+    connection_->session().reset(id_);
+    connection_->flush();
+  }
+  signal_.notify_all();
+}
+
+}  // namespace hivemind::net

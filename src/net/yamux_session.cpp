@@ -1,0 +1,292 @@
+// Yamux session: local actions, queries, events and bookkeeping. The receive path (frame parser
+// and remote-frame handling) is in yamux_receive.cpp.
+//
+// Per stream we keep two credits: `send_window` (bytes the remote allows us to send; grows with
+// its WindowUpdates, shrinks with our DATA) and `recv_credit` (bytes the remote may still send us;
+// shrinks with its DATA, grows when read() credits consumed bytes back). Invariant:
+// recv_credit + buffered + consumed == receive_window, so at most receive_window bytes are ever
+// buffered. A WindowUpdate is sent once consumed >= receive_window / 2 (as go-yamux does), so a
+// bulk transfer costs one 12-byte update per half window.
+#include <algorithm>
+#include <limits>
+
+#include "hivemind/core/check.hpp"
+#include "hivemind/net/error.hpp"
+#include "hivemind/net/yamux.hpp"
+
+namespace hivemind::net {
+namespace {
+
+// New receive chunks hold at least this much, so that many small frames do not become many
+// small allocations; a full chunk is followed by a new one (at most ~2x overhead, see append).
+constexpr std::size_t kMinChunk = std::size_t{16} * 1024;
+
+}  // namespace
+
+// --- RecvBuffer ---
+
+void YamuxSession::RecvBuffer::append(BytesView data) {
+  const std::uint8_t* p = data.data();
+  std::size_t n = data.size();
+  size_ += n;
+  if (!chunks_.empty()) {
+    Bytes& back = chunks_.back();
+    const std::size_t k = std::min(back.capacity() - back.size(), n);
+    back.insert(back.end(), p, p + k);
+    p += k;
+    n -= k;
+  }
+  if (n > 0) {
+    Bytes chunk;
+    chunk.reserve(std::max(n, kMinChunk));
+    chunk.insert(chunk.end(), p, p + n);
+    chunks_.push_back(std::move(chunk));
+  }
+}
+
+std::size_t YamuxSession::RecvBuffer::read(std::size_t max, Bytes& out) {
+  const std::size_t total = std::min(max, size_);
+  std::size_t want = total;
+  while (want > 0) {
+    const Bytes& front = chunks_.front();
+    const std::size_t k = std::min(front.size() - head_, want);
+    const auto begin = front.begin() + static_cast<std::ptrdiff_t>(head_);
+    out.insert(out.end(), begin, begin + static_cast<std::ptrdiff_t>(k));
+    head_ += k;
+    want -= k;
+    if (head_ == front.size()) {
+      chunks_.pop_front();
+      head_ = 0;
+    }
+  }
+  size_ -= total;
+  return total;
+}
+
+// --- construction, events, outbound ---
+
+YamuxSession::YamuxSession(YamuxRole role, YamuxOptions options)
+    : role_(role), options_(options), next_outbound_id_(role == YamuxRole::kClient ? 1 : 2) {
+  HM_CHECK(options_.receive_window >= kYamuxInitialWindow,
+           "yamux receive_window must be at least 256 KiB (the window the remote assumes)");
+  HM_CHECK(options_.max_frame_payload > 0, "yamux max_frame_payload must be positive");
+}
+
+bool YamuxSession::is_local_id(std::uint32_t id) const noexcept {
+  const bool odd = (id & 1U) != 0;
+  return role_ == YamuxRole::kClient ? odd : !odd;
+}
+
+std::vector<YamuxEvent> YamuxSession::take_events() {
+  std::vector<YamuxEvent> taken;
+  taken.swap(events_);
+  pending_inbound_events_ = 0;
+  // Re-arm coalescing for the streams whose events are now handed out.
+  for (const YamuxEvent& e : taken) {
+    if (e.kind != YamuxEvent::Kind::kReadable && e.kind != YamuxEvent::Kind::kWritable) {
+      continue;
+    }
+    auto it = streams_.find(e.stream);
+    if (it == streams_.end()) {
+      continue;
+    }
+    if (e.kind == YamuxEvent::Kind::kReadable) {
+      it->second.readable_queued = false;
+    } else {
+      it->second.writable_queued = false;
+    }
+  }
+  return taken;
+}
+
+Bytes YamuxSession::take_outbound() {
+  Bytes taken;
+  taken.swap(outbound_);
+  return taken;
+}
+
+void YamuxSession::reserve_outbound(std::size_t extra) {
+  // Geometric growth: an exact reserve per call would make repeated writes quadratic.
+  const std::size_t needed = outbound_.size() + extra;
+  if (needed > outbound_.capacity()) {
+    outbound_.reserve(std::max(needed, 2 * outbound_.capacity()));
+  }
+}
+
+void YamuxSession::queue_frame(YamuxType type,
+                               std::uint16_t flags,
+                               std::uint32_t stream,
+                               std::uint32_t length) {
+  reserve_outbound(kYamuxHeaderSize);
+  append_yamux_header(outbound_,
+                      {.type = type, .flags = flags, .stream = stream, .length = length});
+}
+
+// --- stream bookkeeping ---
+
+void YamuxSession::remember_reset(std::uint32_t id) {
+  if (options_.max_remembered_resets == 0) {
+    return;
+  }
+  if (!recent_resets_.insert(id).second) {
+    return;
+  }
+  recent_reset_order_.push_back(id);
+  if (recent_reset_order_.size() > options_.max_remembered_resets) {
+    recent_resets_.erase(recent_reset_order_.front());
+    recent_reset_order_.pop_front();
+  }
+}
+
+void YamuxSession::forget(std::uint32_t id, Stream& s) {
+  if (s.inbound) {
+    --inbound_count_;
+  } else {
+    --outbound_count_;
+    if (!s.acked) {
+      --ack_backlog_;
+    }
+  }
+  streams_.erase(id);
+}
+
+void YamuxSession::forget_if_done(std::uint32_t id, Stream& s) {
+  if (s.local_closed && s.remote_closed && s.buffer.size() == 0) {
+    forget(id, s);
+  }
+}
+
+// --- local actions ---
+
+Result<std::uint32_t> YamuxSession::open_stream() {
+  if (local_go_away_ || remote_go_away_) {
+    return Err(NetErrc::kGoAway);
+  }
+  if (outbound_count_ >= options_.max_outbound_streams) {
+    return Err(NetErrc::kTooManyStreams);
+  }
+  if (ack_backlog_ >= options_.max_ack_backlog) {
+    return Err(NetErrc::kTooManyStreams);
+  }
+  if (next_outbound_id_ > std::numeric_limits<std::uint32_t>::max()) {
+    return Err(NetErrc::kTooManyStreams);
+  }
+  const auto id = static_cast<std::uint32_t>(next_outbound_id_);
+  next_outbound_id_ += 2;
+  Stream& s = streams_[id];
+  s.recv_credit = options_.receive_window;
+  ++outbound_count_;
+  ++ack_backlog_;
+  queue_frame(
+      YamuxType::kWindowUpdate, kYamuxFlagSyn, id, options_.receive_window - kYamuxInitialWindow);
+  return id;
+}
+
+Result<std::size_t> YamuxSession::write(std::uint32_t stream, BytesView data) {
+  auto it = streams_.find(stream);
+  if (it == streams_.end()) {
+    return Err(recent_resets_.contains(stream) ? NetErrc::kStreamReset : NetErrc::kStreamClosed);
+  }
+  Stream& s = it->second;
+  if (s.local_closed) {
+    return Err(NetErrc::kStreamClosed);
+  }
+  const std::size_t n = std::min<std::size_t>(data.size(), s.send_window);
+  if (n == 0) {
+    return std::size_t{0};
+  }
+  const std::size_t frame = options_.max_frame_payload;
+  reserve_outbound(n + (n + frame - 1) / frame * kYamuxHeaderSize);
+  for (std::size_t off = 0; off < n; off += frame) {
+    const std::size_t k = std::min(frame, n - off);
+    append_yamux_header(
+        outbound_,
+        {.type = YamuxType::kData, .stream = stream, .length = static_cast<std::uint32_t>(k)});
+    const auto begin = data.begin() + static_cast<std::ptrdiff_t>(off);
+    outbound_.insert(outbound_.end(), begin, begin + static_cast<std::ptrdiff_t>(k));
+  }
+  s.send_window -= static_cast<std::uint32_t>(n);
+  return n;
+}
+
+std::size_t YamuxSession::read(std::uint32_t stream, std::size_t max, Bytes& out) {
+  auto it = streams_.find(stream);
+  if (it == streams_.end()) {
+    return 0;
+  }
+  Stream& s = it->second;
+  const std::size_t n = s.buffer.read(max, out);
+  if (n == 0) {
+    return 0;
+  }
+  s.consumed += static_cast<std::uint32_t>(n);  // n <= buffered <= receive_window
+  if (!s.remote_closed && s.consumed >= options_.receive_window / 2) {
+    queue_frame(YamuxType::kWindowUpdate, 0, stream, s.consumed);
+    s.recv_credit += s.consumed;
+    s.consumed = 0;
+  }
+  forget_if_done(stream, s);
+  return n;
+}
+
+Result<void> YamuxSession::close_write(std::uint32_t stream) {
+  auto it = streams_.find(stream);
+  if (it == streams_.end()) {
+    return Err(recent_resets_.contains(stream) ? NetErrc::kStreamReset : NetErrc::kStreamClosed);
+  }
+  Stream& s = it->second;
+  if (s.local_closed) {
+    return ok();
+  }
+  s.local_closed = true;
+  queue_frame(YamuxType::kWindowUpdate, kYamuxFlagFin, stream, 0);
+  forget_if_done(stream, s);
+  return ok();
+}
+
+void YamuxSession::reset(std::uint32_t stream) {
+  auto it = streams_.find(stream);
+  if (it == streams_.end()) {
+    return;
+  }
+  queue_frame(YamuxType::kWindowUpdate, kYamuxFlagRst, stream, 0);
+  remember_reset(stream);
+  forget(stream, it->second);
+}
+
+void YamuxSession::ping(std::uint32_t opaque) {
+  if (outstanding_pings_ < std::numeric_limits<std::uint32_t>::max()) {
+    ++outstanding_pings_;
+  }
+  queue_frame(YamuxType::kPing, kYamuxFlagSyn, 0, opaque);
+}
+
+void YamuxSession::go_away(std::uint32_t code) {
+  if (local_go_away_) {
+    return;
+  }
+  local_go_away_ = true;
+  queue_frame(YamuxType::kGoAway, 0, 0, code);
+}
+
+std::optional<YamuxSession::StreamInfo> YamuxSession::stream_info(std::uint32_t stream) const {
+  auto it = streams_.find(stream);
+  if (it != streams_.end()) {
+    const Stream& s = it->second;
+    return StreamInfo{.readable = s.buffer.size(),
+                      .send_window = s.send_window,
+                      .remote_closed = s.remote_closed,
+                      .local_closed = s.local_closed,
+                      .reset = false};
+  }
+  if (recent_resets_.contains(stream)) {
+    return StreamInfo{.readable = 0,
+                      .send_window = 0,
+                      .remote_closed = false,
+                      .local_closed = false,
+                      .reset = true};
+  }
+  return std::nullopt;
+}
+
+}  // namespace hivemind::net

@@ -1,0 +1,150 @@
+#pragma once
+/// \file
+/// Child processes for multi-process and interop tests (and benchmarks): spawn a program with
+/// pipes, read its stdout line by line with deadlines (blocking, or from a coroutine without
+/// blocking the io_context), parse JSON lines, and make sure the child never outlives its owner.
+/// Linux/POSIX only. Does not depend on gtest, so benchmarks can compile it too.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <asio/awaitable.hpp>
+
+#include "hivemind/core/result.hpp"
+
+namespace hivemind::testing {
+
+/// A parsed JSON value: null, bool, number (double), string, array or object. Value type.
+/// Enough for the JSON lines test peers print; not a general-purpose JSON library.
+class JsonValue {
+ public:
+  using Array = std::vector<JsonValue>;
+  using Object = std::map<std::string, JsonValue, std::less<>>;
+
+  JsonValue() = default;
+  JsonValue(std::nullptr_t) {}                                // NOLINT(google-explicit-constructor)
+  JsonValue(bool b) : data_(b) {}                             // NOLINT(google-explicit-constructor)
+  JsonValue(double d) : data_(d) {}                           // NOLINT(google-explicit-constructor)
+  JsonValue(std::string s) : data_(std::move(s)) {}           // NOLINT(google-explicit-constructor)
+  JsonValue(Array a) : data_(std::make_shared<Array>(std::move(a))) {}    // NOLINT
+  JsonValue(Object o) : data_(std::make_shared<Object>(std::move(o))) {}  // NOLINT
+
+  bool is_null() const { return data_.index() == 0; }
+  bool is_bool() const { return data_.index() == 1; }
+  bool is_number() const { return data_.index() == 2; }
+  bool is_string() const { return data_.index() == 3; }
+  bool is_array() const { return data_.index() == 4; }
+  bool is_object() const { return data_.index() == 5; }
+
+  /// The member `key` of an object; a null value if this is not an object or has no such key.
+  const JsonValue& operator[](std::string_view key) const;
+  /// Typed accessors with a fallback for a value of another type.
+  bool as_bool(bool fallback = false) const;
+  double as_number(double fallback = 0) const;
+  std::string as_string(std::string fallback = {}) const;
+  /// The elements of an array (empty for any other type).
+  const Array& as_array() const;
+  /// The members of an object (empty for any other type).
+  const Object& as_object() const;
+
+ private:
+  std::variant<std::monostate, bool, double, std::string, std::shared_ptr<const Array>,
+               std::shared_ptr<const Object>>
+      data_;
+};
+
+/// Parses one JSON text (surrounding whitespace allowed). Errors: std::errc::invalid_argument
+/// with the offset of the first problem. Nesting is limited to 64 levels.
+Result<JsonValue> parse_json(std::string_view text);
+
+/// How to start a child.
+struct ChildOptions {
+  /// argv[0] is the program path (absolute or relative to the current directory; no PATH search).
+  std::vector<std::string> argv;
+  /// Extra "NAME=value" entries added to (and overriding) the parent's environment.
+  std::vector<std::string> env;
+  /// Send the child's stderr into the same pipe as stdout (else it is inherited, i.e. shows up in
+  /// the test log).
+  bool merge_stderr = false;
+  /// Longest line accepted from the child; a longer one makes reads fail (memory stays bounded).
+  std::size_t max_line = 1 << 20;
+};
+
+/// A running child process with its stdin and stdout connected to pipes, in its own process
+/// group. Move-only owner: destroying it (or kill()) sends SIGKILL to the whole group and reaps
+/// the child, so no test leaves processes behind. Not thread-safe: one thread (or one io_context
+/// thread) uses it at a time.
+class ChildProcess {
+ public:
+  /// Starts `options.argv`. Errors: the pipe/spawn failure as a system error code (e.g. ENOENT).
+  static Result<ChildProcess> spawn(ChildOptions options);
+
+  ChildProcess(ChildProcess&& other) noexcept;
+  ChildProcess& operator=(ChildProcess&& other) noexcept;
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  ~ChildProcess();
+
+  pid_t pid() const { return pid_; }
+
+  /// Next stdout line (without '\n'), waiting at most `timeout` (blocks the calling thread).
+  /// Errors: std::errc::timed_out; std::errc::broken_pipe at end of output (the detail includes
+  /// the lines read so far' tail); std::errc::message_size for a line above max_line.
+  Result<std::string> read_line(std::chrono::milliseconds timeout);
+  /// Same as read_line, from a coroutine: polls the pipe every millisecond with a timer on the
+  /// current executor, so the io_context keeps serving other coroutines meanwhile.
+  asio::awaitable<Result<std::string>> async_read_line(std::chrono::milliseconds timeout);
+
+  /// Reads lines until one parses as a JSON object for which `match` is true and returns it;
+  /// other lines are skipped (kept in history()). Deadline for the whole wait. Errors: those
+  /// of read_line.
+  Result<JsonValue> read_json(const std::function<bool(const JsonValue&)>& match,
+                              std::chrono::milliseconds timeout);
+  asio::awaitable<Result<JsonValue>> async_read_json(std::function<bool(const JsonValue&)> match,
+                                                     std::chrono::milliseconds timeout);
+
+  /// Closes the child's stdin (it reads EOF). Idempotent.
+  void close_stdin();
+  /// Sends `signal` to the child's process group (no-op once reaped).
+  void signal(int signal);
+  /// Waits at most `timeout` for the child to exit; returns its exit code (128 + signal number
+  /// when killed by a signal). Errors: std::errc::timed_out. Blocking / coroutine variants.
+  Result<int> wait(std::chrono::milliseconds timeout);
+  asio::awaitable<Result<int>> async_wait(std::chrono::milliseconds timeout);
+  /// SIGKILLs the group and reaps the child (immediate). Idempotent.
+  void kill();
+
+  /// Every stdout line read so far (for failure messages), most recent last; at most 200 kept.
+  const std::vector<std::string>& history() const { return history_; }
+  /// The last `n` lines of history() joined with '\n'.
+  std::string history_tail(std::size_t n = 10) const;
+
+ private:
+  ChildProcess() = default;
+  /// Non-blocking step: a complete line if one is buffered or readable now; nullopt if none yet.
+  Result<std::optional<std::string>> poll_line();
+  /// Non-blocking: the exit code if the child has exited.
+  std::optional<int> poll_exit();
+  void release() noexcept;
+
+  pid_t pid_ = -1;
+  int stdin_fd_ = -1;
+  int stdout_fd_ = -1;
+  std::size_t max_line_ = 0;
+  std::string buffer_;
+  bool eof_ = false;
+  std::optional<int> exit_code_;
+  std::vector<std::string> history_;
+};
+
+}  // namespace hivemind::testing
