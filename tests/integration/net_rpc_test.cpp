@@ -1,128 +1,30 @@
-// hivemind 1.x RPCs between hosts on 127.0.0.1 in one process: unary and streaming calls, errors,
-// deadlines, cancellation, limits, hostile bytes and peers that die mid-call.
+// hivemind 1.x unary RPCs between hosts on 127.0.0.1 in one process: echo, remote errors,
+// unknown methods, deadlines and cancellation, limits, concurrency, hostile bytes on raw streams.
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
-#include <asio/steady_timer.hpp>
-#include <asio/this_coro.hpp>
-#include <asio/use_awaitable.hpp>
 
-#include "hivemind/core/async_signal.hpp"
 #include "hivemind/core/timeout.hpp"
 #include "hivemind/core/varint.hpp"
 #include "hivemind/net/error.hpp"
 #include "hivemind/net/rpc.hpp"
-#include "testutil/net_test.hpp"
+#include "rpc_fixture.hpp"
 
 namespace hivemind::net {
 namespace {
 
 using namespace std::chrono_literals;
 using namespace asio::experimental::awaitable_operators;  // NOLINT(google-build-using-namespace)
+using namespace rpc_test;                                 // NOLINT(google-build-using-namespace)
 
-constexpr char kEcho[] = "EchoServicer.rpc_echo";
-constexpr char kSlow[] = "EchoServicer.rpc_slow";
-constexpr char kStream[] = "EchoServicer.rpc_stream";
+class RpcUnaryTest : public RpcFixture {};
 
-/// Counts events and lets a coroutine wait, with a deadline, until enough have happened.
-/// Shared by handlers and the test body through shared_ptr (handlers may outlive the body).
-struct Events {
-  explicit Events(const asio::any_io_executor& executor) : signal(executor) {}
-
-  void add() {
-    ++count;
-    signal.notify_all();
-  }
-
-  /// True once `n` events happened; false if `limit` passed first.
-  asio::awaitable<bool> wait_for(int n, std::chrono::milliseconds limit = 10s) {
-    auto reached = co_await with_timeout(until(n), limit);
-    co_return reached.has_value();
-  }
-
-  asio::awaitable<Result<void>> until(int n) {
-    while (count < n)
-      co_await signal.wait();
-    co_return ok();
-  }
-
-  AsyncSignal signal;
-  int count = 0;
-};
-
-/// Waits on a long timer; records whether the wait was aborted (the handler was cancelled).
-asio::awaitable<void> wait_long(std::shared_ptr<Events> started, std::shared_ptr<Events> aborted) {
-  started->add();
-  asio::steady_timer timer(co_await asio::this_coro::executor, 1h);
-  auto [ec] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-  if (ec == asio::error::operation_aborted)
-    aborted->add();
-}
-
-Bytes filled(std::size_t n, std::uint8_t seed) {
-  Bytes out(n);
-  for (std::size_t i = 0; i < n; ++i)
-    out[i] = static_cast<std::uint8_t>(seed + i * 7);
-  return out;
-}
-
-class RpcTest : public testing::NetTest {
- protected:
-  /// A server with the standard handlers, and a client that knows its address.
-  asio::awaitable<void> make_pair(RpcOptions server_options = {}) {
-    server_ = make_host();
-    client_ = make_host();
-    client_->peer_store().add_addrs(server_->peer_id(), server_->listen_addrs());
-    started_ = std::make_shared<Events>(io_.get_executor());
-    aborted_ = std::make_shared<Events>(io_.get_executor());
-    auto calls = calls_ = std::make_shared<Events>(io_.get_executor());
-    const PeerId client_id = client_->peer_id();
-    add_unary_handler(
-        *server_,
-        kEcho,
-        [calls, client_id](RpcContext context, Bytes request) -> asio::awaitable<Result<Bytes>> {
-          calls->add();
-          EXPECT_EQ(context.remote, client_id);
-          EXPECT_EQ(context.method, kEcho);
-          co_return request;
-        },
-        server_options);
-    add_unary_handler(*server_,
-                      kSlow,
-                      [started = started_, aborted = aborted_](
-                          RpcContext, Bytes) -> asio::awaitable<Result<Bytes>> {
-                        co_await wait_long(started, aborted);
-                        co_return Bytes{};
-                      });
-    // Streaming echo: every request back as it arrives, then "done:<count>".
-    add_streaming_handler(
-        *server_,
-        kStream,
-        [](RpcContext, RpcStreamReader& in, RpcStreamWriter& out) -> asio::awaitable<Result<void>> {
-          int count = 0;
-          while (true) {
-            HM_CO_TRY(auto request, co_await in.next());
-            if (!request)
-              break;
-            ++count;
-            HM_CO_TRY_VOID(co_await out.write(*request));
-          }
-          co_return co_await out.write(to_bytes("done:" + std::to_string(count)));
-        },
-        server_options);
-    co_return;  // (g++ 12 with -fsanitize=undefined warns on coroutines ending without one)
-  }
-
-  std::shared_ptr<Host> server_, client_;
-  std::shared_ptr<Events> started_, aborted_, calls_;
-};
-
-TEST_F(RpcTest, UnaryEchoOfEverySize) {
+TEST_F(RpcUnaryTest, UnaryEchoOfEverySize) {
   run([&]() -> asio::awaitable<void> {
     co_await make_pair();
     // (No braced lists across co_await: g++ 12 miscompiles them.)
@@ -138,7 +40,7 @@ TEST_F(RpcTest, UnaryEchoOfEverySize) {
   });
 }
 
-TEST_F(RpcTest, HandlerErrorTextReachesCaller) {
+TEST_F(RpcUnaryTest, HandlerErrorTextReachesCaller) {
   run([&]() -> asio::awaitable<void> {
     co_await make_pair();
     add_unary_handler(
@@ -165,7 +67,7 @@ TEST_F(RpcTest, HandlerErrorTextReachesCaller) {
   });
 }
 
-TEST_F(RpcTest, UnknownMethodIsProtocolNotSupported) {
+TEST_F(RpcUnaryTest, UnknownMethodIsProtocolNotSupported) {
   run([&]() -> asio::awaitable<void> {
     co_await make_pair();
     auto missing =
@@ -181,7 +83,7 @@ TEST_F(RpcTest, UnknownMethodIsProtocolNotSupported) {
   });
 }
 
-TEST_F(RpcTest, DeadlineTimesOutAndCancelsRemoteHandler) {
+TEST_F(RpcUnaryTest, DeadlineTimesOutAndCancelsRemoteHandler) {
   run([&]() -> asio::awaitable<void> {
     co_await make_pair();
     auto slow = co_await call_unary(*client_, server_->peer_id(), kSlow, Bytes(1, 1), 300ms);
@@ -193,7 +95,7 @@ TEST_F(RpcTest, DeadlineTimesOutAndCancelsRemoteHandler) {
   });
 }
 
-TEST_F(RpcTest, CallerCancellationCancelsHandler) {
+TEST_F(RpcUnaryTest, CallerCancellationCancelsHandler) {
   run([&]() -> asio::awaitable<void> {
     co_await make_pair();
     // Race a long call against "the handler started": the call loses and is cancelled.
@@ -205,7 +107,7 @@ TEST_F(RpcTest, CallerCancellationCancelsHandler) {
   });
 }
 
-TEST_F(RpcTest, OversizeRequestIsRefusedLocally) {
+TEST_F(RpcUnaryTest, OversizeRequestIsRefusedLocally) {
   run([&]() -> asio::awaitable<void> {
     co_await make_pair();
     auto refused =
@@ -223,7 +125,7 @@ TEST_F(RpcTest, OversizeRequestIsRefusedLocally) {
   });
 }
 
-TEST_F(RpcTest, OversizeResponseBecomesErrorReply) {
+TEST_F(RpcUnaryTest, OversizeResponseBecomesErrorReply) {
   run([&]() -> asio::awaitable<void> {
     co_await make_pair();
     add_unary_handler(
@@ -252,7 +154,7 @@ asio::awaitable<void> echo_call(std::shared_ptr<Host> client,
   finished->add();
 }
 
-TEST_F(RpcTest, HundredConcurrentUnaryCalls) {
+TEST_F(RpcUnaryTest, HundredConcurrentUnaryCalls) {
   run([&]() -> asio::awaitable<void> {
     co_await make_pair();
     auto done = std::make_shared<Events>(io_.get_executor());
@@ -270,186 +172,6 @@ TEST_F(RpcTest, HundredConcurrentUnaryCalls) {
   });
 }
 
-TEST_F(RpcTest, ClientStreaming) {
-  run([&]() -> asio::awaitable<void> {
-    co_await make_pair();
-    add_streaming_handler(
-        *server_,
-        "Svc.rpc_sum",
-        [](RpcContext, RpcStreamReader& in, RpcStreamWriter& out) -> asio::awaitable<Result<void>> {
-          std::size_t total = 0;
-          while (true) {
-            HM_CO_TRY(auto request, co_await in.next());
-            if (!request)
-              break;
-            total += request->size();
-          }
-          co_return co_await out.write(to_bytes(std::to_string(total)));
-        });
-    std::vector<Bytes> requests;
-    for (std::size_t i = 0; i < 10; ++i)
-      requests.push_back(filled(i * 1000, 1));
-    auto responses =
-        co_await call_streaming(*client_, server_->peer_id(), "Svc.rpc_sum", requests, 10s);
-    HM_CO_ASSERT_OK(responses);
-    HM_CO_ASSERT(responses->size() == 1);
-    EXPECT_EQ(std::string(as_chars(responses->front())), "45000");
-  });
-}
-
-TEST_F(RpcTest, ServerStreaming) {
-  run([&]() -> asio::awaitable<void> {
-    co_await make_pair();
-    add_streaming_handler(
-        *server_,
-        "Svc.rpc_count",
-        [](RpcContext, RpcStreamReader& in, RpcStreamWriter& out) -> asio::awaitable<Result<void>> {
-          HM_CO_TRY(auto request, co_await in.next());
-          if (!request)
-            co_return Err(NetErrc::kMalformedMessage, "no request");
-          const int n = std::stoi(std::string(as_chars(*request)));
-          for (int i = 0; i < n; ++i) {
-            HM_CO_TRY_VOID(co_await out.write(filled(300'000, 9)));
-          }
-          co_return ok();
-        });
-    std::vector<Bytes> requests{to_bytes("7")};
-    auto responses =
-        co_await call_streaming(*client_, server_->peer_id(), "Svc.rpc_count", requests, 10s);
-    HM_CO_ASSERT_OK(responses);
-    EXPECT_EQ(responses->size(), 7u);
-    for (const auto& r : *responses)
-      EXPECT_EQ(r, filled(300'000, 9));
-  });
-}
-
-TEST_F(RpcTest, BidirectionalStreaming) {
-  run([&]() -> asio::awaitable<void> {
-    co_await make_pair();
-    auto call = co_await open_streaming_call(*client_, server_->peer_id(), kStream);
-    HM_CO_ASSERT_OK(call);
-    for (int i = 0; i < 10; ++i) {  // ping-pong: each response arrives before the next request
-      const Bytes request = filled(static_cast<std::size_t>(i) * 100, static_cast<std::uint8_t>(i));
-      auto sent = co_await (*call)->send(request);
-      HM_CO_ASSERT_OK(sent);
-      auto response = co_await (*call)->responses().next();
-      HM_CO_ASSERT_OK(response);
-      HM_CO_ASSERT(response->has_value());
-      EXPECT_EQ(**response, request);
-    }
-    auto finished = co_await (*call)->finish_sending();
-    HM_CO_ASSERT_OK(finished);
-    auto last = co_await (*call)->responses().next();
-    HM_CO_ASSERT_OK(last);
-    HM_CO_ASSERT(last->has_value());
-    EXPECT_EQ(std::string(as_chars(**last)), "done:10");
-    auto end = co_await (*call)->responses().next();
-    HM_CO_ASSERT_OK(end);
-    EXPECT_FALSE(end->has_value());
-    // Large messages both ways at once: more than the flow-control windows hold.
-    std::vector<Bytes> requests(12, filled(512 * 1024, 4));
-    auto echoed = co_await call_streaming(*client_, server_->peer_id(), kStream, requests, 20s);
-    HM_CO_ASSERT_OK(echoed);
-    HM_CO_ASSERT(echoed->size() == 13);
-    EXPECT_EQ(echoed->front(), requests.front());
-    EXPECT_EQ(std::string(as_chars(echoed->back())), "done:12");
-  });
-}
-
-TEST_F(RpcTest, StreamingHandlerErrorReachesCaller) {
-  run([&]() -> asio::awaitable<void> {
-    co_await make_pair();
-    add_streaming_handler(
-        *server_,
-        "Svc.rpc_picky",
-        [](RpcContext, RpcStreamReader& in, RpcStreamWriter& out) -> asio::awaitable<Result<void>> {
-          HM_CO_TRY(auto first, co_await in.next());
-          HM_CO_TRY_VOID(co_await out.write(to_bytes("first ok")));
-          co_return Err(NetErrc::kMalformedMessage, "bad input 42");
-        });
-    auto call = co_await open_streaming_call(*client_, server_->peer_id(), "Svc.rpc_picky");
-    HM_CO_ASSERT_OK(call);
-    auto sent = co_await (*call)->send(to_bytes("a"));
-    HM_CO_ASSERT_OK(sent);
-    auto first = co_await (*call)->responses().next();
-    HM_CO_ASSERT_OK(first);
-    HM_CO_ASSERT(first->has_value());
-    EXPECT_EQ(std::string(as_chars(**first)), "first ok");
-    auto failed = co_await (*call)->responses().next();
-    HM_CO_ASSERT(!failed);
-    EXPECT_EQ(failed.error(), NetErrc::kRemoteError);
-    EXPECT_EQ(failed.error().message(), "bad input 42");
-    auto again = co_await (*call)->responses().next();  // sticky
-    HM_CO_ASSERT(!again);
-    EXPECT_EQ(again.error(), NetErrc::kRemoteError);
-    // Via the convenience call as well.
-    std::vector<Bytes> requests{to_bytes("x"), to_bytes("y")};
-    auto collected =
-        co_await call_streaming(*client_, server_->peer_id(), "Svc.rpc_picky", requests, 10s);
-    HM_CO_ASSERT(!collected);
-    EXPECT_EQ(collected.error().message(), "bad input 42");
-  });
-}
-
-TEST_F(RpcTest, StreamingCallerCancelCancelsHandler) {
-  run([&]() -> asio::awaitable<void> {
-    co_await make_pair();
-    add_streaming_handler(
-        *server_,
-        "Svc.rpc_wait",
-        [started = started_, aborted = aborted_](
-            RpcContext, RpcStreamReader& in, RpcStreamWriter&) -> asio::awaitable<Result<void>> {
-          HM_CO_TRY(auto request, co_await in.next());
-          co_await wait_long(started, aborted);
-          co_return ok();
-        });
-    auto call = co_await open_streaming_call(*client_, server_->peer_id(), "Svc.rpc_wait");
-    HM_CO_ASSERT_OK(call);
-    auto sent = co_await (*call)->send(to_bytes("go"));
-    HM_CO_ASSERT_OK(sent);
-    auto finished = co_await (*call)->finish_sending();
-    HM_CO_ASSERT_OK(finished);
-    const bool ready = co_await started_->wait_for(1);
-    HM_CO_ASSERT(ready);
-    (*call)->cancel();
-    const bool reached = co_await aborted_->wait_for(1);
-    EXPECT_TRUE(reached) << "the remote handler was not cancelled";
-    auto after = co_await (*call)->responses().next();
-    HM_CO_ASSERT(!after);
-    EXPECT_EQ(after.error(), NetErrc::kStreamReset);
-    // A streaming deadline does the same.
-    std::vector<Bytes> requests{to_bytes("go")};
-    auto late =
-        co_await call_streaming(*client_, server_->peer_id(), "Svc.rpc_wait", requests, 300ms);
-    HM_CO_ASSERT(!late);
-    EXPECT_EQ(late.error(), NetErrc::kTimeout);
-    const bool reached_again = co_await aborted_->wait_for(2);
-    EXPECT_TRUE(reached_again) << "the remote handler was not cancelled";
-  });
-}
-
-TEST_F(RpcTest, OversizeStreamMessages) {
-  run([&]() -> asio::awaitable<void> {
-    RpcOptions small;
-    small.max_stream_message = 1000;
-    co_await make_pair(small);
-    // Refused locally by the caller's own limit.
-    std::vector<Bytes> too_big{Bytes(1001, 0)};
-    auto local =
-        co_await call_streaming(*client_, server_->peer_id(), kStream, too_big, 10s, small);
-    HM_CO_ASSERT(!local);
-    EXPECT_EQ(local.error(), NetErrc::kMessageTooLarge);
-    // Refused by the server from the declared length; its error frame tells the caller why.
-    std::vector<Bytes> above_server_limit{Bytes(5000, 0)};
-    auto remote =
-        co_await call_streaming(*client_, server_->peer_id(), kStream, above_server_limit, 10s);
-    HM_CO_ASSERT(!remote);
-    EXPECT_EQ(remote.error(), NetErrc::kRemoteError);
-    EXPECT_NE(remote.error().message().find("exceeds limit"), std::string::npos)
-        << remote.error().message();
-  });
-}
-
 /// Writes `bytes` on a raw stream with protocol `name`, then reads until the end or an error.
 asio::awaitable<Result<Bytes>> raw_exchange(std::shared_ptr<Host> client,
                                             PeerId server,
@@ -460,7 +182,7 @@ asio::awaitable<Result<Bytes>> raw_exchange(std::shared_ptr<Host> client,
   co_return co_await stream->read_to_end(1 << 20);
 }
 
-TEST_F(RpcTest, MalformedBytesOnRawStreamsAreRefused) {
+TEST_F(RpcUnaryTest, MalformedBytesOnRawStreamsAreRefused) {
   run([&]() -> asio::awaitable<void> {
     co_await make_pair();
     // Unary: a delimited message that is not an envelope; a declared length above the limit
@@ -502,37 +224,6 @@ TEST_F(RpcTest, MalformedBytesOnRawStreamsAreRefused) {
     auto streamed = co_await call_streaming(*client_, server_->peer_id(), kStream, one, 10s);
     HM_CO_ASSERT_OK(streamed);
     EXPECT_EQ(streamed->size(), 2u);
-  });
-}
-
-TEST_F(RpcTest, PeerKilledMidStreamFailsTheCaller) {
-  run([&]() -> asio::awaitable<void> {
-    co_await make_pair();
-    add_streaming_handler(
-        *server_,
-        "Svc.rpc_hang",
-        [started = started_, aborted = aborted_](
-            RpcContext, RpcStreamReader&, RpcStreamWriter& out) -> asio::awaitable<Result<void>> {
-          HM_CO_TRY_VOID(co_await out.write(to_bytes("one")));
-          co_await wait_long(started, aborted);
-          co_return ok();
-        });
-    auto call = co_await open_streaming_call(*client_, server_->peer_id(), "Svc.rpc_hang");
-    HM_CO_ASSERT_OK(call);
-    auto sent = co_await (*call)->send(to_bytes("go"));
-    HM_CO_ASSERT_OK(sent);
-    auto finished = co_await (*call)->finish_sending();
-    HM_CO_ASSERT_OK(finished);
-    auto first = co_await (*call)->responses().next();
-    HM_CO_ASSERT_OK(first);
-    HM_CO_ASSERT(first->has_value());
-    co_await server_->stop();
-    auto next = co_await with_timeout((*call)->responses().next(), 5s);
-    HM_CO_ASSERT(!next);
-    EXPECT_NE(next.error(), CoreErrc::kTimeout) << "the caller hung";
-    // Unary calls to the dead peer fail too, within their deadline.
-    auto unary = co_await call_unary(*client_, server_->peer_id(), kEcho, Bytes(1, 1), 5s);
-    EXPECT_FALSE(unary);
   });
 }
 
