@@ -39,7 +39,10 @@ Result<UnaryEnvelope> decode_unary_envelope(BytesView message) {
   if (message.size() > kMaxUnaryMessage)
     return Err(NetErrc::kMessageTooLarge);
   pb::PersistentConnectionRequest msg;
-  if (!msg.ParseFromArray(message.data(), static_cast<int>(message.size()))) {
+  // ParsePartial + IsInitialized: the same check without libprotobuf logging every bad message
+  // (a hostile peer could otherwise flood the log).
+  if (!msg.ParsePartialFromArray(message.data(), static_cast<int>(message.size()))
+      || !msg.IsInitialized()) {
     return Err(NetErrc::kMalformedMessage, "unary envelope does not parse");
   }
   UnaryEnvelope out;
@@ -138,7 +141,8 @@ Bytes encode_rpc_error(std::string_view message) {
 
 Result<std::string> decode_rpc_error(BytesView body) {
   pb::RPCError msg;
-  if (!msg.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+  if (!msg.ParsePartialFromArray(body.data(), static_cast<int>(body.size()))
+      || !msg.IsInitialized()) {
     return Err(NetErrc::kMalformedMessage, "RPCError does not parse");
   }
   return msg.message();

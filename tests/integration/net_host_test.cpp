@@ -263,5 +263,28 @@ TEST_F(NetTest, SlowReaderBoundsWriterMemory) {
   });
 }
 
+TEST_F(NetTest, PrunesIdleConnectionsAndEnforcesConnectionLimit) {
+  run([&]() -> asio::awaitable<void> {
+    HostOptions options;
+    options.idle_timeout = std::chrono::milliseconds(200);
+    options.max_connections = 1;
+    auto server = make_host(options);
+    auto first = make_host();
+    auto second = make_host();
+    server->set_stream_handler(kEcho, echo_handler);
+    HM_CO_ASSERT_OK(co_await first->connect(server->visible_addrs().front()));
+    // The limit: a second inbound connection is closed at once.
+    auto refused = co_await second->connect(server->visible_addrs().front());
+    EXPECT_FALSE(refused);
+    // Idle pruning: with no stream for 200 ms the server closes the first connection (identify
+    // streams end right after the connection opens).
+    EXPECT_TRUE(co_await wait_until([&] { return server->connection_count() == 0; },
+                                    std::chrono::seconds(10)));
+    EXPECT_TRUE(co_await wait_until([&] { return !first->is_connected(server->peer_id()); }));
+    // Room again: the second peer gets in now.
+    HM_CO_ASSERT_OK(co_await second->connect(server->visible_addrs().front()));
+  });
+}
+
 }  // namespace
 }  // namespace hivemind::net

@@ -23,14 +23,16 @@
     }                                                 \
   } while (false)
 
-/// Asserts that a Result holds a value, printing its error otherwise.
-#define HM_CO_ASSERT_OK(result)                                              \
-  do {                                                                       \
-    if (!(result)) {                                                         \
-      ADD_FAILURE() << #result << " failed: " << (result).error().message(); \
-      co_return;                                                             \
-    }                                                                        \
-  } while (false)
+/// Asserts that a Result holds a value, printing its error otherwise. Evaluates its argument
+/// once, so `HM_CO_ASSERT_OK(co_await f())` is fine.
+#define HM_CO_ASSERT_OK(expr) HM_CO_ASSERT_OK_IMPL_(expr, HM_CONCAT_(hm_assert_ok_, __LINE__))
+#define HM_CO_ASSERT_OK_IMPL_(expr, name)                            \
+  auto&& name = (expr);                                              \
+  if (!name) {                                                       \
+    ADD_FAILURE() << #expr << " failed: " << name.error().message(); \
+    co_return;                                                       \
+  }                                                                  \
+  static_assert(true)
 
 namespace hivemind::testing {
 
