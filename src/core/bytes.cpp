@@ -18,46 +18,55 @@ std::string to_hex(BytesView data) {
 
 namespace {
 int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
   return -1;
 }
 }  // namespace
 
 Result<Bytes> from_hex(std::string_view text) {
-  if (text.size() % 2 != 0) return Err(CoreErrc::kInvalidArgument);
+  if (text.size() % 2 != 0)
+    return Err(CoreErrc::kInvalidArgument);
   Bytes out(text.size() / 2);
   for (std::size_t i = 0; i < out.size(); ++i) {
     int hi = hex_value(text[2 * i]);
     int lo = hex_value(text[2 * i + 1]);
-    if (hi < 0 || lo < 0) return Err(CoreErrc::kInvalidArgument);
+    if (hi < 0 || lo < 0)
+      return Err(CoreErrc::kInvalidArgument);
     out[i] = static_cast<std::uint8_t>(hi * 16 + lo);
   }
   return out;
 }
 
 Result<std::uint8_t> ByteReader::read_u8() {
-  if (remaining() < 1) return Err(CoreErrc::kTruncated);
+  if (remaining() < 1)
+    return Err(CoreErrc::kTruncated);
   return data_[pos_++];
 }
 
 Result<std::uint16_t> ByteReader::read_be16() {
-  if (remaining() < 2) return Err(CoreErrc::kTruncated);
+  if (remaining() < 2)
+    return Err(CoreErrc::kTruncated);
   auto v = load_be<std::uint16_t>(data_.data() + pos_);
   pos_ += 2;
   return v;
 }
 
 Result<std::uint32_t> ByteReader::read_be32() {
-  if (remaining() < 4) return Err(CoreErrc::kTruncated);
+  if (remaining() < 4)
+    return Err(CoreErrc::kTruncated);
   auto v = load_be<std::uint32_t>(data_.data() + pos_);
   pos_ += 4;
   return v;
 }
 
 Result<std::uint64_t> ByteReader::read_be64() {
-  if (remaining() < 8) return Err(CoreErrc::kTruncated);
+  if (remaining() < 8)
+    return Err(CoreErrc::kTruncated);
   auto v = load_be<std::uint64_t>(data_.data() + pos_);
   pos_ += 8;
   return v;
@@ -70,7 +79,8 @@ Result<std::uint64_t> ByteReader::read_uvarint() {
 }
 
 Result<BytesView> ByteReader::read_bytes(std::size_t n) {
-  if (remaining() < n) return Err(CoreErrc::kTruncated);
+  if (remaining() < n)
+    return Err(CoreErrc::kTruncated);
   BytesView v = data_.subspan(pos_, n);
   pos_ += n;
   return v;

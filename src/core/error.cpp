@@ -9,14 +9,22 @@ class CoreCategory final : public std::error_category {
 
   std::string message(int code) const override {
     switch (static_cast<CoreErrc>(code)) {
-      case CoreErrc::kTruncated: return "input truncated";
-      case CoreErrc::kOverflow: return "numeric overflow";
-      case CoreErrc::kNonMinimal: return "non-minimal encoding";
-      case CoreErrc::kTooLarge: return "size limit exceeded";
-      case CoreErrc::kInvalidArgument: return "invalid argument";
-      case CoreErrc::kTimeout: return "timed out";
-      case CoreErrc::kCancelled: return "cancelled";
-      case CoreErrc::kIo: return "i/o error";
+      case CoreErrc::kTruncated:
+        return "input truncated";
+      case CoreErrc::kOverflow:
+        return "numeric overflow";
+      case CoreErrc::kNonMinimal:
+        return "non-minimal encoding";
+      case CoreErrc::kTooLarge:
+        return "size limit exceeded";
+      case CoreErrc::kInvalidArgument:
+        return "invalid argument";
+      case CoreErrc::kTimeout:
+        return "timed out";
+      case CoreErrc::kCancelled:
+        return "cancelled";
+      case CoreErrc::kIo:
+        return "i/o error";
     }
     return "unknown core error " + std::to_string(code);
   }

@@ -28,7 +28,8 @@ spdlog::level::level_enum& default_level() {
 std::shared_ptr<spdlog::logger> logger(std::string_view name) {
   std::lock_guard lock(registry_mutex());
   const std::string full = "hivemind." + std::string(name);
-  if (auto existing = spdlog::get(full)) return existing;
+  if (auto existing = spdlog::get(full))
+    return existing;
   auto created = spdlog::stderr_color_mt(full);
   created->set_pattern("[%H:%M:%S.%e] [%n] [%^%l%$] %v");
   created->set_level(default_level());
@@ -37,7 +38,8 @@ std::shared_ptr<spdlog::logger> logger(std::string_view name) {
 
 bool set_log_level(std::string_view level) {
   const auto parsed = spdlog::level::from_str(std::string(level));
-  if (parsed == spdlog::level::off && level != "off") return false;
+  if (parsed == spdlog::level::off && level != "off")
+    return false;
   std::lock_guard lock(registry_mutex());
   default_level() = parsed;
   spdlog::apply_all([parsed](const std::shared_ptr<spdlog::logger>& l) { l->set_level(parsed); });

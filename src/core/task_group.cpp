@@ -5,8 +5,8 @@
 
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/co_spawn.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/error.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/system_error.hpp>
 #include <asio/use_awaitable.hpp>
 
@@ -17,15 +17,19 @@ namespace hivemind {
 TaskGroup::TaskGroup(asio::any_io_executor executor, std::string name)
     : executor_(std::move(executor)),
       name_(std::move(name)),
-      idle_signal_(std::make_shared<asio::steady_timer>(executor_,
-                                                        asio::steady_timer::time_point::max())) {}
+      idle_signal_(
+          std::make_shared<asio::steady_timer>(executor_, asio::steady_timer::time_point::max())) {}
 
-TaskGroup::~TaskGroup() { assert(tasks_.empty() && "TaskGroup destroyed with running tasks"); }
+TaskGroup::~TaskGroup() {
+  assert(tasks_.empty() && "TaskGroup destroyed with running tasks");
+}
 
 void TaskGroup::spawn(asio::awaitable<void> task) {
-  if (stopping_) return;
+  if (stopping_)
+    return;
   auto it = tasks_.emplace(tasks_.end());
-  asio::co_spawn(executor_, std::move(task),
+  asio::co_spawn(executor_,
+                 std::move(task),
                  asio::bind_cancellation_slot(it->signal.slot(), [this, it](std::exception_ptr e) {
                    if (e) {
                      try {
@@ -62,7 +66,8 @@ asio::awaitable<void> TaskGroup::wait_idle() {
 
 asio::awaitable<void> TaskGroup::stop() {
   stopping_ = true;
-  for (auto& entry : tasks_) entry.signal.emit(asio::cancellation_type::terminal);
+  for (auto& entry : tasks_)
+    entry.signal.emit(asio::cancellation_type::terminal);
   co_await wait_idle();
 }
 

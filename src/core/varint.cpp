@@ -26,15 +26,18 @@ std::size_t uvarint_size(std::uint64_t value) noexcept {
 Result<DecodedUvarint> decode_uvarint(BytesView data) {
   std::uint64_t value = 0;
   for (std::size_t i = 0; i < data.size(); ++i) {
-    if (i == kMaxUvarintBytes) return Err(CoreErrc::kOverflow);
+    if (i == kMaxUvarintBytes)
+      return Err(CoreErrc::kOverflow);
     const std::uint8_t b = data[i];
     value |= static_cast<std::uint64_t>(b & 0x7f) << (7 * i);
     if ((b & 0x80) == 0) {
-      if (b == 0 && i > 0) return Err(CoreErrc::kNonMinimal);
+      if (b == 0 && i > 0)
+        return Err(CoreErrc::kNonMinimal);
       return DecodedUvarint{value, i + 1};
     }
   }
-  if (data.size() >= kMaxUvarintBytes) return Err(CoreErrc::kOverflow);
+  if (data.size() >= kMaxUvarintBytes)
+    return Err(CoreErrc::kOverflow);
   return Err(CoreErrc::kTruncated);
 }
 

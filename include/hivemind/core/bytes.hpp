@@ -36,7 +36,9 @@ inline Bytes to_bytes(std::string_view s) {
 }
 
 /// Appends `data` to `out`.
-inline void append(Bytes& out, BytesView data) { out.insert(out.end(), data.begin(), data.end()); }
+inline void append(Bytes& out, BytesView data) {
+  out.insert(out.end(), data.begin(), data.end());
+}
 
 /// Appends an unsigned integer in big-endian order, `sizeof(T)` bytes.
 template <typename T>
@@ -58,7 +60,8 @@ void store_be(std::uint8_t* dst, T value) {
 template <typename T>
 T load_be(const std::uint8_t* src) {
   T value = 0;
-  for (std::size_t i = 0; i < sizeof(T); ++i) value = static_cast<T>((value << 8) | src[i]);
+  for (std::size_t i = 0; i < sizeof(T); ++i)
+    value = static_cast<T>((value << 8) | src[i]);
   return value;
 }
 
@@ -74,8 +77,11 @@ class ByteReader {
   explicit ByteReader(BytesView data) noexcept : data_(data) {}
 
   std::size_t remaining() const noexcept { return data_.size() - pos_; }
+
   bool empty() const noexcept { return remaining() == 0; }
+
   std::size_t position() const noexcept { return pos_; }
+
   /// The bytes not yet consumed.
   BytesView rest() const noexcept { return data_.subspan(pos_); }
 

@@ -7,12 +7,14 @@
 #include <string>
 
 namespace hivemind::detail {
-[[noreturn]] void check_failed(const char* condition, const char* file, int line,
+[[noreturn]] void check_failed(const char* condition,
+                               const char* file,
+                               int line,
                                const std::string& message);
 }  // namespace hivemind::detail
 
-#define HM_CHECK(cond, message)                                                  \
-  do {                                                                           \
-    if (!(cond)) [[unlikely]]                                                    \
-      ::hivemind::detail::check_failed(#cond, __FILE__, __LINE__, (message));    \
+#define HM_CHECK(cond, message)                                               \
+  do {                                                                        \
+    if (!(cond)) [[unlikely]]                                                 \
+      ::hivemind::detail::check_failed(#cond, __FILE__, __LINE__, (message)); \
   } while (false)

@@ -24,10 +24,12 @@ class Clock {
 class SystemClock final : public Clock {
  public:
   TimePoint now() const override { return std::chrono::steady_clock::now(); }
+
   double unix_seconds() const override {
     return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
         .count();
   }
+
   static const SystemClock& instance() {
     static const SystemClock clock;
     return clock;
@@ -40,9 +42,11 @@ class ManualClock final : public Clock {
   explicit ManualClock(double unix_start = 1.7e9) : unix_start_(unix_start) {}
 
   TimePoint now() const override { return TimePoint(Duration(elapsed_.load())); }
+
   double unix_seconds() const override {
     return unix_start_ + std::chrono::duration<double>(Duration(elapsed_.load())).count();
   }
+
   /// Moves both clocks forward by `d` (d >= 0).
   void advance(Duration d) { elapsed_.fetch_add(d.count()); }
 

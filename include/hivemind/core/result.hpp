@@ -14,23 +14,40 @@
 
 namespace hivemind {
 
+struct Err;
+
+namespace detail {
+template <typename E>
+concept ErrorEnum = std::is_error_code_enum_v<E>;
+template <typename E>
+concept ErrorCodeLike = std::is_error_code_enum_v<E> || std::is_convertible_v<E, std::error_code>;
+/// U can initialize the value of a Result<T> (and is neither an Err nor the Result itself).
+template <typename U, typename T, typename Self>
+concept ValueFor = std::is_constructible_v<T, U&&> &&(!std::is_same_v<std::decay_t<U>, Err>)&&(
+    !std::is_same_v<std::decay_t<U>, Self>);
+}  // namespace detail
+
 /// An error code plus an optional human-readable detail ("port 70000 out of range", a remote
 /// handler's message). Compares equal to error enums exactly like std::error_code; `message()`
 /// returns the detail when there is one, else the category's text. Cheap to copy.
 class Error : public std::error_code {
  public:
   Error() = default;
+
   Error(std::error_code code) : std::error_code(code) {}  // NOLINT(google-explicit-constructor)
-  template <typename E>
-    requires std::is_error_code_enum_v<E>
+
+  template <detail::ErrorEnum E>
   Error(E e) : std::error_code(make_error_code(e)) {}  // NOLINT(google-explicit-constructor)
+
   Error(std::error_code code, std::string detail)
       : std::error_code(code), detail_(std::make_shared<const std::string>(std::move(detail))) {}
 
   /// The code alone.
   const std::error_code& code() const noexcept { return *this; }
+
   /// The detail if set, else the category's message for the code.
   std::string message() const { return detail_ ? *detail_ : std::error_code::message(); }
+
   /// True when a detail was given.
   bool has_detail() const noexcept { return detail_ != nullptr; }
 
@@ -41,12 +58,12 @@ class Error : public std::error_code {
 /// Tag wrapper used to construct a failed `Result`: `return Err(NetErrc::kFoo, "detail");`.
 struct Err {
   Error error;
+
   /// Accepts an error enum, a std::error_code or an Error; `detail` is optional context.
-  template <typename E>
-    requires std::is_error_code_enum_v<E> || std::is_convertible_v<E, std::error_code>
+  template <detail::ErrorCodeLike E>
   Err(E e) : error(to_error(e)) {}  // NOLINT(google-explicit-constructor)
-  template <typename E>
-    requires std::is_error_code_enum_v<E> || std::is_convertible_v<E, std::error_code>
+
+  template <detail::ErrorCodeLike E>
   Err(E e, std::string detail) : error(to_error(e).code(), std::move(detail)) {}
 
  private:
@@ -69,10 +86,9 @@ class [[nodiscard]] Result {
   using value_type = T;
 
   /// Success. Implicit so that `return value;` works.
-  template <typename U = T>
-    requires std::is_constructible_v<T, U&&> && (!std::is_same_v<std::decay_t<U>, Err>) &&
-             (!std::is_same_v<std::decay_t<U>, Result>)
-  Result(U&& value) : data_(std::in_place_index<0>, std::forward<U>(value)) {}  // NOLINT
+  template <detail::ValueFor<T, Result> U = T>
+  Result(U&& value)  // NOLINT(google-explicit-constructor,bugprone-forwarding-reference-overload)
+      : data_(std::in_place_index<0>, std::forward<U>(value)) {}  // NOLINT
 
   /// Failure. Implicit so that `return Err(...);` works.
   Result(Err err) : data_(std::in_place_index<1>, std::move(err.error)) {  // NOLINT
@@ -80,16 +96,24 @@ class [[nodiscard]] Result {
   }
 
   bool has_value() const noexcept { return data_.index() == 0; }
+
   explicit operator bool() const noexcept { return has_value(); }
 
   /// The value; precondition `has_value()`.
   T& value() & { return std::get<0>(data_); }
+
   const T& value() const& { return std::get<0>(data_); }
+
   T&& value() && { return std::get<0>(std::move(data_)); }
+
   T& operator*() & { return value(); }
+
   const T& operator*() const& { return value(); }
+
   T&& operator*() && { return std::move(*this).value(); }
+
   T* operator->() { return &value(); }
+
   const T* operator->() const { return &value(); }
 
   /// The error; precondition `!has_value()`.
@@ -111,11 +135,15 @@ class [[nodiscard]] Result<void> {
  public:
   using value_type = void;
   Result() = default;
+
   Result(Err err) : error_(std::move(err.error)) {}  // NOLINT(google-explicit-constructor)
 
   bool has_value() const noexcept { return !error_; }
+
   explicit operator bool() const noexcept { return has_value(); }
+
   void value() const { assert(has_value()); }
+
   const Error& error() const { return error_; }
 
  private:
@@ -123,7 +151,9 @@ class [[nodiscard]] Result<void> {
 };
 
 /// A successful `Result<void>`.
-inline Result<void> ok() { return {}; }
+inline Result<void> ok() {
+  return {};
+}
 
 }  // namespace hivemind
 
@@ -132,29 +162,29 @@ inline Result<void> ok() { return {}; }
 
 /// Evaluates `expr` (a Result); on failure returns its error from the enclosing function.
 /// `HM_TRY(auto x, parse(...));` binds the value; `HM_TRY_VOID(check(...));` discards it.
-#define HM_TRY(decl, expr)                                     \
-  auto HM_CONCAT_(hm_try_, __LINE__) = (expr);                 \
-  if (!HM_CONCAT_(hm_try_, __LINE__).has_value())              \
+#define HM_TRY(decl, expr)                                         \
+  auto HM_CONCAT_(hm_try_, __LINE__) = (expr);                     \
+  if (!HM_CONCAT_(hm_try_, __LINE__).has_value())                  \
     return ::hivemind::Err(HM_CONCAT_(hm_try_, __LINE__).error()); \
-  decl = std::move(HM_CONCAT_(hm_try_, __LINE__)).value()
+  decl = std::move(HM_CONCAT_(hm_try_, __LINE__)).value() /* NOLINT(bugprone-macro-parentheses) */
 
-#define HM_TRY_VOID(expr)                                   \
-  do {                                                      \
-    auto hm_try_void_ = (expr);                             \
-    if (!hm_try_void_.has_value())                          \
-      return ::hivemind::Err(hm_try_void_.error());         \
+#define HM_TRY_VOID(expr)                           \
+  do {                                              \
+    auto hm_try_void_ = (expr);                     \
+    if (!hm_try_void_.has_value())                  \
+      return ::hivemind::Err(hm_try_void_.error()); \
   } while (false)
 
 /// Coroutine versions of HM_TRY / HM_TRY_VOID (use `co_return`).
-#define HM_CO_TRY(decl, expr)                                     \
-  auto HM_CONCAT_(hm_try_, __LINE__) = (expr);                    \
-  if (!HM_CONCAT_(hm_try_, __LINE__).has_value())                 \
+#define HM_CO_TRY(decl, expr)                                         \
+  auto HM_CONCAT_(hm_try_, __LINE__) = (expr);                        \
+  if (!HM_CONCAT_(hm_try_, __LINE__).has_value())                     \
     co_return ::hivemind::Err(HM_CONCAT_(hm_try_, __LINE__).error()); \
-  decl = std::move(HM_CONCAT_(hm_try_, __LINE__)).value()
+  decl = std::move(HM_CONCAT_(hm_try_, __LINE__)).value() /* NOLINT(bugprone-macro-parentheses) */
 
-#define HM_CO_TRY_VOID(expr)                                \
-  do {                                                      \
-    auto hm_try_void_ = (expr);                             \
-    if (!hm_try_void_.has_value())                          \
-      co_return ::hivemind::Err(hm_try_void_.error());      \
+#define HM_CO_TRY_VOID(expr)                           \
+  do {                                                 \
+    auto hm_try_void_ = (expr);                        \
+    if (!hm_try_void_.has_value())                     \
+      co_return ::hivemind::Err(hm_try_void_.error()); \
   } while (false)

@@ -39,6 +39,7 @@ class TaskGroup {
 
   /// Number of tasks that have started and not finished.
   std::size_t size() const noexcept { return tasks_.size(); }
+
   bool stopping() const noexcept { return stopping_; }
 
  private:

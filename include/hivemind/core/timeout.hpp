@@ -24,7 +24,8 @@ asio::awaitable<Result<T>> with_timeout(asio::awaitable<Result<T>> op,
   using namespace asio::experimental::awaitable_operators;  // NOLINT(google-build-using-namespace)
   asio::steady_timer timer(co_await asio::this_coro::executor, timeout);
   auto winner = co_await (std::move(op) || timer.async_wait(asio::use_awaitable));
-  if (winner.index() == 0) co_return std::move(std::get<0>(winner));
+  if (winner.index() == 0)
+    co_return std::move(std::get<0>(winner));
   co_return Err(CoreErrc::kTimeout);
 }
 

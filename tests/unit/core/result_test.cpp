@@ -1,8 +1,8 @@
 #include "hivemind/core/result.hpp"
 
-#include <gtest/gtest.h>
-
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "hivemind/core/check.hpp"
 #include "hivemind/core/error.hpp"
@@ -11,7 +11,8 @@ namespace hivemind {
 namespace {
 
 Result<int> parse_positive(int x) {
-  if (x <= 0) return Err(CoreErrc::kInvalidArgument);
+  if (x <= 0)
+    return Err(CoreErrc::kInvalidArgument);
   return x;
 }
 
@@ -56,7 +57,9 @@ namespace hivemind {
 namespace {
 
 TEST(Result, CarriesDetailThroughPropagation) {
-  auto inner = []() -> Result<int> { return Err(CoreErrc::kTooLarge, "frame of 9 MiB > 4 MiB"); };
+  auto inner = []() -> Result<int> {
+    return Err(CoreErrc::kTooLarge, "frame of 9 MiB > 4 MiB");
+  };
   auto outer = [&]() -> Result<int> {
     HM_TRY(int v, inner());
     return v;

@@ -13,6 +13,7 @@ TEST(Uvarint, EncodesSpecVectors) {
     std::uint64_t value;
     Bytes encoded;
   };
+
   const Case cases[] = {{1, {0x01}},
                         {127, {0x7f}},
                         {128, {0x80, 0x01}},
