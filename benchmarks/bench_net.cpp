@@ -1,5 +1,7 @@
 // hm-bench-net: networking benchmarks, each figure printed next to the bound or baseline it is
 // compared with, measured in the same run (DESIGN.md §9; figures in docs/benchmarks.md).
+#include "bench_net.hpp"
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -7,7 +9,6 @@
 #include <exception>
 #include <string>
 
-#include "bench_net.hpp"
 #include "hivemind/core/log.hpp"
 
 namespace hivemind::bench {
@@ -27,11 +28,15 @@ _one_thread cases repeat the throughput figures with both hosts on one io_contex
 Options:
   --payload-mib N     bytes per throughput run, MiB (default 256)
   --write-kib N       application write size, KiB (default 64, as js-libp2p's test)
-  --repeats N         throughput runs per figure, median reported (default 3)
+  --window-kib N      Yamux receive window of both hosts in the stream cases, KiB
+                      (default: the library's, 256 KiB)
+  --repeats N         throughput runs per figure, median reported (default 5)
   --rpc-calls N       timed unary calls with one caller (default 2000, after 200 warmup)
   --concurrency N     concurrent callers for the second calls/s figure (default 64)
   --no-single-thread  skip the _one_thread cases
   --no-js             skip the js-libp2p cases
+  --only GROUP        run one group: throughput, rpc or js (js then has no C++ figure to
+                      compare with)
   --quick             small sizes (smoke test): 16 MiB, 1 repeat, 200 calls
   --help              this text
 )";
@@ -71,6 +76,9 @@ int parse_args(int argc, char** argv, Options& options) {
       if (!value(repeats))
         return 2;
       options.repeats = static_cast<int>(std::min<std::size_t>(repeats, 100));
+    } else if (arg == "--window-kib") {
+      if (!value(options.window_kib))
+        return 2;
     } else if (arg == "--rpc-calls") {
       if (!value(options.rpc_calls))
         return 2;
@@ -81,6 +89,15 @@ int parse_args(int argc, char** argv, Options& options) {
       options.single_thread = false;
     } else if (arg == "--no-js") {
       options.js = false;
+    } else if (arg == "--only") {
+      const std::string group = i + 1 < argc ? argv[++i] : "";
+      if (group != "throughput" && group != "rpc" && group != "js") {
+        std::fprintf(stderr, "hm-bench-net: --only needs throughput, rpc or js\n");
+        return 2;
+      }
+      options.throughput = group == "throughput";
+      options.rpc = group == "rpc";
+      options.js = group == "js";
     } else if (arg == "--quick") {
       options.payload_mib = 16;
       options.repeats = 1;
@@ -112,6 +129,7 @@ struct Throughputs {
 Throughputs measure_throughputs(const Options& options, bool two_threads) {
   const std::size_t total = options.payload_mib << 20;
   const std::size_t write_size = options.write_kib << 10;
+  const auto window = static_cast<std::uint32_t>(options.window_kib << 10);
   std::vector<double> tcp, noise, plain;
   for (int r = 0; r < options.repeats; ++r) {
     Loopback loop(two_threads);
@@ -119,11 +137,11 @@ Throughputs measure_throughputs(const Options& options, bool two_threads) {
     if (!t)
       fail("raw TCP throughput", t.error());
     tcp.push_back(*t);
-    auto n = measure_host_stream(loop, net::Security::kNoise, total, write_size);
+    auto n = measure_host_stream(loop, net::Security::kNoise, total, write_size, window);
     if (!n)
       fail("Noise stream throughput", n.error());
     noise.push_back(*n);
-    auto p = measure_host_stream(loop, net::Security::kPlaintext, total, write_size);
+    auto p = measure_host_stream(loop, net::Security::kPlaintext, total, write_size, window);
     if (!p)
       fail("plaintext stream throughput", p.error());
     plain.push_back(*p);
@@ -140,7 +158,8 @@ void print_throughputs(const Options& options,
     return line.param("setup", setup)
         .param("payload_mib", static_cast<double>(options.payload_mib))
         .param("write_kib", static_cast<double>(options.write_kib))
-        .param("repeats", options.repeats);
+        .param("repeats", options.repeats)
+        .param("window_kib", options.window_kib ? static_cast<double>(options.window_kib) : 256);
   };
   params(JsonLine("tcp_raw_throughput" + suffix).value(t.tcp, "MB/s")).print();
   params(JsonLine("stream_throughput_noise_yamux" + suffix)
@@ -154,7 +173,7 @@ void print_throughputs(const Options& options,
       .print();
 }
 
-int run(const Options& options) {
+void run_throughputs(const Options& options, Throughputs& two) {
   const std::size_t total = options.payload_mib << 20;
   constexpr std::size_t kMessage = 64 * 1024;
   std::vector<double> seal;
@@ -167,20 +186,20 @@ int run(const Options& options) {
       .param("payload_mib", static_cast<double>(options.payload_mib))
       .param("repeats", options.repeats)
       .print();
-
-  const Throughputs two = measure_throughputs(options, /*two_threads=*/true);
+  two = measure_throughputs(options, /*two_threads=*/true);
   print_throughputs(options, two, seal_open, "server_thread", "");
   if (options.single_thread) {
     const Throughputs one = measure_throughputs(options, /*two_threads=*/false);
     print_throughputs(options, one, seal_open, "one_thread", "_one_thread");
   }
+}
 
+RpcFigures run_rpc(const Options& options) {
   Loopback loop(/*two_threads=*/true);
   auto rpc = measure_rpc(loop, options);
   if (!rpc)
     fail("unary RPC", rpc.error());
   const std::string setup = "server_thread";
-  const double tcp_per_s = 1e6 / rpc->tcp_rtt_p50_us;
   JsonLine("tcp_roundtrip_p50_us")
       .value(rpc->tcp_rtt_p50_us, "us")
       .param("setup", setup)
@@ -192,9 +211,10 @@ int run(const Options& options) {
       .param("setup", setup)
       .param("pings", static_cast<double>(options.ping_count))
       .print();
-  for (const auto& [name, value] :
-       {std::pair{"unary_rpc_latency_p50_us", rpc->p50_us}, {"unary_rpc_latency_p99_us", rpc->p99_us}}) {
-    auto line = JsonLine(name).value(value, "us").against("tcp_roundtrip_p50_us", rpc->tcp_rtt_p50_us);
+  for (const auto& [name, value] : {std::pair{"unary_rpc_latency_p50_us", rpc->p50_us},
+                                    {"unary_rpc_latency_p99_us", rpc->p99_us}}) {
+    auto line =
+        JsonLine(name).value(value, "us").against("tcp_roundtrip_p50_us", rpc->tcp_rtt_p50_us);
     line.param("setup", setup)
         .param("calls", static_cast<double>(options.rpc_calls))
         .param("request_bytes", 64);
@@ -204,7 +224,7 @@ int run(const Options& options) {
   }
   JsonLine("unary_rpc_calls_per_s")
       .value(rpc->calls_per_s_1, "calls/s")
-      .against("tcp_roundtrips_per_s", tcp_per_s)
+      .against("tcp_roundtrips_per_s", 1e6 / rpc->tcp_rtt_p50_us)
       .param("setup", setup)
       .param("callers", 1)
       .param("calls", static_cast<double>(options.rpc_calls))
@@ -216,9 +236,20 @@ int run(const Options& options) {
       .param("callers", static_cast<double>(options.rpc_concurrency))
       .param("calls", static_cast<double>(options.rpc_concurrent_calls))
       .print();
+  return *rpc;
+}
 
+int run(const Options& options) {
+  Throughputs two;
+  two.noise = NAN;
+  RpcFigures rpc;
+  rpc.ping_rtt_p50_us = NAN;
+  if (options.throughput)
+    run_throughputs(options, two);
+  if (options.rpc)
+    rpc = run_rpc(options);
   if (options.js)
-    run_js_cases(options, two.noise, rpc->ping_rtt_p50_us);
+    run_js_cases(options, two.noise, rpc.ping_rtt_p50_us);
   return 0;
 }
 

@@ -29,16 +29,19 @@ namespace hivemind::bench {
 
 /// Command-line options of hm-bench-net (defaults = the default run).
 struct Options {
-  std::size_t payload_mib = 256;   ///< bytes per throughput measurement
-  std::size_t write_kib = 64;      ///< application write size (js-libp2p's test writes 64 KiB)
-  int repeats = 3;                 ///< each throughput figure is the median of this many runs
-  std::size_t rpc_calls = 2000;    ///< timed unary calls with one caller (after warmup)
-  std::size_t rpc_warmup = 200;    ///< untimed calls first
-  std::size_t rpc_concurrency = 64;         ///< callers of the concurrent calls/s figure
+  std::size_t payload_mib = 256;     ///< bytes per throughput measurement
+  std::size_t write_kib = 64;        ///< application write size (js-libp2p's test writes 64 KiB)
+  int repeats = 5;                   ///< each throughput figure is the median of this many runs
+  std::size_t rpc_calls = 2000;      ///< timed unary calls with one caller (after warmup)
+  std::size_t rpc_warmup = 200;      ///< untimed calls first
+  std::size_t rpc_concurrency = 64;  ///< callers of the concurrent calls/s figure
   std::size_t rpc_concurrent_calls = 12800;  ///< calls in all for that figure
-  std::size_t ping_count = 200;    ///< pings on one stream (C++ and js clients)
-  bool single_thread = true;       ///< also measure with client and server on one io_context
-  bool js = true;                  ///< run the js-libp2p cases (d)
+  std::size_t ping_count = 200;              ///< pings on one stream (C++ and js clients)
+  std::size_t window_kib = 0;  ///< Yamux receive window of both hosts, KiB (0 = library default)
+  bool single_thread = true;   ///< also measure with client and server on one io_context
+  bool js = true;              ///< run the js-libp2p cases (d)
+  bool throughput = true;      ///< run the throughput cases (a), (b)
+  bool rpc = true;             ///< run the latency cases (c)
 };
 
 /// One JSON result line: {"bench":"net","case":...,"value":...,"unit":...,["against",
@@ -51,7 +54,9 @@ class JsonLine {
   JsonLine& against(std::string name, double against_value);
   JsonLine& param(const std::string& key, double v);
   JsonLine& param(const std::string& key, const std::string& v);
+
   JsonLine& param(const std::string& key, const char* v) { return param(key, std::string(v)); }
+
   /// A top-level string field (e.g. "skipped" with its reason).
   JsonLine& field(const std::string& key, const std::string& v);
   void print() const;
@@ -84,8 +89,11 @@ class Loopback {
   ~Loopback();
 
   bool two_threads() const { return two_threads_; }
+
   std::string setup() const;  ///< "server_thread" or "one_thread" (for params)
+
   asio::any_io_executor client_executor() { return client_io_.get_executor(); }
+
   asio::any_io_executor server_executor();
   /// Runs `task` on the client io_context and drives it until the task completes.
   void run_client(std::function<asio::awaitable<void>()> task);
@@ -105,11 +113,14 @@ struct HostPair {
   std::shared_ptr<net::Host> server;
   std::shared_ptr<net::Host> client;
 };
+
 /// Creates both hosts (server listening on 127.0.0.1, `serve` called on the server's thread
-/// before the client connects) with `security` on both. Errors: listen or connect failures.
+/// before the client connects) with `security` on both, and `receive_window` bytes of Yamux
+/// receive window (0 = the library default). Errors: listen or connect failures.
 Result<HostPair> start_hosts(Loopback& loop,
                              net::Security security,
-                             std::function<void(net::Host&)> serve);
+                             std::function<void(net::Host&)> serve,
+                             std::uint32_t receive_window = 0);
 /// Stops both hosts (each on its own thread).
 void stop_hosts(Loopback& loop, HostPair& pair);
 
@@ -124,7 +135,8 @@ Result<double> measure_raw_tcp(Loopback& loop, std::size_t total, std::size_t wr
 Result<double> measure_host_stream(Loopback& loop,
                                    net::Security security,
                                    std::size_t total,
-                                   std::size_t write_size);
+                                   std::size_t write_size,
+                                   std::uint32_t receive_window);
 
 /// (c) Unary RPC figures over Noise + Yamux, and raw-TCP and ping round trips for reference.
 struct RpcFigures {
@@ -135,6 +147,7 @@ struct RpcFigures {
   double tcp_rtt_p50_us = 0;   ///< 64-byte ping-pong over a plain asio socket
   double ping_rtt_p50_us = 0;  ///< /ipfs/ping/1.0.0, 32 bytes, many pings on one stream
 };
+
 Result<RpcFigures> measure_rpc(Loopback& loop, const Options& options);
 
 /// (d) js-libp2p dialing a C++ host (server thread): prints its lines, or a "skipped" line.

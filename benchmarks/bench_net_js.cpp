@@ -20,9 +20,8 @@ struct JsFigures {
 JsFigures run_js(const Options& options) {
   JsFigures figures;
   Loopback loop(/*two_threads=*/true);
-  auto pair = start_hosts(loop, net::Security::kNoise, [](net::Host& host) {
-    interop::serve_test_protocols(host);
-  });
+  auto pair = start_hosts(
+      loop, net::Security::kNoise, [](net::Host& host) { interop::serve_test_protocols(host); });
   if (!pair) {
     figures.error = "starting the C++ host: " + pair.error().message();
     return figures;
@@ -38,22 +37,21 @@ JsFigures run_js(const Options& options) {
     args.push_back(std::to_string(options.payload_mib << 20));
     args.push_back("--timeout");
     args.push_back(std::to_string(kJsTimeout.count()));
-    auto result = co_await interop::run_js_dial(addr, "throughput", std::move(args),
-                                                kJsTimeout + std::chrono::seconds(30));
+    auto result = co_await interop::run_js_dial(
+        addr, "throughput", std::move(args), kJsTimeout + std::chrono::seconds(30));
     if (!result || !(*result)["ok"].as_bool()) {
-      figures.error = "js throughput: " + (result ? (*result)["error"].as_string()
-                                                  : result.error().message());
+      figures.error =
+          "js throughput: " + (result ? (*result)["error"].as_string() : result.error().message());
       co_return;
     }
     figures.throughput_mb_s = (*result)["mb_per_s"].as_number(NAN);
     std::vector<std::string> ping_args;
     ping_args.push_back("--count");
     ping_args.push_back(std::to_string(options.ping_count));
-    auto ping = co_await interop::run_js_dial(addr, "ping", std::move(ping_args),
-                                              std::chrono::seconds(120));
+    auto ping = co_await interop::run_js_dial(
+        addr, "ping", std::move(ping_args), std::chrono::seconds(120));
     if (!ping || !(*ping)["ok"].as_bool()) {
-      figures.error =
-          "js ping: " + (ping ? (*ping)["error"].as_string() : ping.error().message());
+      figures.error = "js ping: " + (ping ? (*ping)["error"].as_string() : ping.error().message());
       co_return;
     }
     figures.ping_median_us = (*ping)["rtt_median_ms"].as_number(NAN) * 1000;

@@ -25,7 +25,9 @@ constexpr std::size_t kRequestBytes = 64;
 constexpr std::size_t kTcpMessage = 64;
 constexpr std::size_t kPingBytes = 32;
 
-double micros(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
+double micros(Clock::duration d) {
+  return std::chrono::duration<double, std::micro>(d).count();
+}
 
 /// Echoes fixed-size messages until EOF.
 asio::awaitable<void> tcp_echo_server(std::shared_ptr<tcp::acceptor> acceptor) {
@@ -36,9 +38,11 @@ asio::awaitable<void> tcp_echo_server(std::shared_ptr<tcp::acceptor> acceptor) {
   socket.set_option(tcp::no_delay(true));
   Bytes buffer(kTcpMessage);
   while (!ec) {
-    co_await asio::async_read(socket, asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+    co_await asio::async_read(
+        socket, asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
     if (!ec)
-      co_await asio::async_write(socket, asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+      co_await asio::async_write(
+          socket, asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
   }
 }
 
@@ -59,9 +63,11 @@ Result<double> tcp_rtt_p50(Loopback& loop, std::size_t count) {
     std::vector<double> rtts;
     for (std::size_t i = 0; i < count && !ec; ++i) {
       const auto start = Clock::now();
-      co_await asio::async_write(socket, asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+      co_await asio::async_write(
+          socket, asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
       if (!ec)
-        co_await asio::async_read(socket, asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+        co_await asio::async_read(
+            socket, asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
       rtts.push_back(micros(Clock::now() - start));
     }
     if (ec)
@@ -154,11 +160,11 @@ Result<RpcFigures> measure_rpc(Loopback& loop, const Options& options) {
   RpcFigures figures;
   HM_TRY(figures.tcp_rtt_p50_us, tcp_rtt_p50(loop, options.rpc_calls));
   HM_TRY(auto pair, start_hosts(loop, net::Security::kNoise, [](net::Host& host) {
-    net::add_unary_handler(host, kMethod,
-                           [](net::RpcContext, Bytes request) -> asio::awaitable<Result<Bytes>> {
-                             co_return request;
-                           });
-  }));
+           net::add_unary_handler(
+               host, kMethod, [](net::RpcContext, Bytes request) -> asio::awaitable<Result<Bytes>> {
+                 co_return request;
+               });
+         }));
   Result<void> outcome = ok();
   const net::PeerId server = pair.server->peer_id();
   loop.run_client([&]() -> asio::awaitable<void> {

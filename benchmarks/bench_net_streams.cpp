@@ -1,15 +1,16 @@
 // hm-bench-net (a), (b): one-stream throughput over Noise+Yamux and plaintext+Yamux, and the
 // bounds it is compared with: ChaCha20-Poly1305 seal+open on one core, raw TCP on loopback.
-#include <sodium.h>
-
 #include <algorithm>
+#include <array>
 #include <stdexcept>
 
+#include <asio/detached.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/read.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
+#include <sodium.h>
 
 #include "bench_net.hpp"
 #include "hivemind/core/bytes.hpp"
@@ -52,8 +53,8 @@ asio::awaitable<void> raw_sink(std::shared_ptr<tcp::acceptor> acceptor) {
   Bytes buffer(256 * 1024);
   std::uint64_t count = 0;
   while (true) {
-    const std::size_t n =
-        co_await socket.async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+    const std::size_t n = co_await socket.async_read_some(
+        asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
     count += n;
     if (ec)
       break;
@@ -62,7 +63,8 @@ asio::awaitable<void> raw_sink(std::shared_ptr<tcp::acceptor> acceptor) {
     co_return;
   Bytes reply(8);
   store_be<std::uint64_t>(reply.data(), count);
-  co_await asio::async_write(socket, asio::buffer(reply), asio::redirect_error(asio::use_awaitable, ec));
+  co_await asio::async_write(
+      socket, asio::buffer(reply), asio::redirect_error(asio::use_awaitable, ec));
   socket.shutdown(tcp::socket::shutdown_send, ec);
 }
 
@@ -86,12 +88,26 @@ double measure_seal_open(std::size_t total_bytes, std::size_t message) {
       nonce[4 + k] = static_cast<std::uint8_t>(counter >> (8 * k));
     ++counter;
     unsigned long long sealed_len = 0;
-    crypto_aead_chacha20poly1305_ietf_encrypt(sealed.data(), &sealed_len, plain.data(), plain.size(),
-                                              nullptr, 0, nullptr, nonce.data(), key.data());
+    crypto_aead_chacha20poly1305_ietf_encrypt(sealed.data(),
+                                              &sealed_len,
+                                              plain.data(),
+                                              plain.size(),
+                                              nullptr,
+                                              0,
+                                              nullptr,
+                                              nonce.data(),
+                                              key.data());
     unsigned long long opened_len = 0;
-    if (crypto_aead_chacha20poly1305_ietf_decrypt(opened.data(), &opened_len, nullptr, sealed.data(),
-                                                  sealed_len, nullptr, 0, nonce.data(),
-                                                  key.data()) != 0)
+    if (crypto_aead_chacha20poly1305_ietf_decrypt(opened.data(),
+                                                  &opened_len,
+                                                  nullptr,
+                                                  sealed.data(),
+                                                  sealed_len,
+                                                  nullptr,
+                                                  0,
+                                                  nonce.data(),
+                                                  key.data())
+        != 0)
       throw std::runtime_error("decrypt failed");
   }
   const double seconds = seconds_since(start);
@@ -119,12 +135,13 @@ Result<double> measure_raw_tcp(Loopback& loop, std::size_t total, std::size_t wr
     const auto start = Clock::now();
     for (std::size_t off = 0; off < total && !ec; off += write_size) {
       const std::size_t n = std::min(write_size, total - off);
-      co_await asio::async_write(socket, asio::buffer(chunk.data(), n),
-                                 asio::redirect_error(asio::use_awaitable, ec));
+      co_await asio::async_write(
+          socket, asio::buffer(chunk.data(), n), asio::redirect_error(asio::use_awaitable, ec));
     }
     socket.shutdown(tcp::socket::shutdown_send, ec);
     Bytes reply(8);
-    co_await asio::async_read(socket, asio::buffer(reply), asio::redirect_error(asio::use_awaitable, ec));
+    co_await asio::async_read(
+        socket, asio::buffer(reply), asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       result = Err(ec);
       co_return;
@@ -146,10 +163,14 @@ Result<double> measure_raw_tcp(Loopback& loop, std::size_t total, std::size_t wr
 Result<double> measure_host_stream(Loopback& loop,
                                    net::Security security,
                                    std::size_t total,
-                                   std::size_t write_size) {
-  HM_TRY(auto pair, start_hosts(loop, security, [](net::Host& host) {
-    interop::serve_test_protocols(host);
-  }));
+                                   std::size_t write_size,
+                                   std::uint32_t receive_window) {
+  HM_TRY(auto pair,
+         start_hosts(
+             loop,
+             security,
+             [](net::Host& host) { interop::serve_test_protocols(host); },
+             receive_window));
   Result<double> result = Err(net::NetErrc::kCancelled);
   const net::PeerId server = pair.server->peer_id();
   loop.run_client([&]() -> asio::awaitable<void> {

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "bench_net.hpp"
+#include "hivemind/net/error.hpp"
 #include "hivemind/net/multiaddr.hpp"
 
 namespace hivemind::bench {
@@ -17,10 +18,18 @@ std::string json_string(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20)
           out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
@@ -75,8 +84,8 @@ void JsonLine::print() const {
   if (value_) {
     out += R"(,"value":)" + json_number(*value_) + R"(,"unit":)" + json_string(unit_);
     if (!against_.empty()) {
-      out += R"(,"against":)" + json_string(against_) + R"(,"against_value":)" +
-             json_number(against_value_);
+      out += R"(,"against":)" + json_string(against_) + R"(,"against_value":)"
+             + json_number(against_value_);
       const double ratio = against_value_ != 0 ? *value_ / against_value_ : NAN;
       out += R"(,"ratio":)" + (std::isfinite(ratio) ? fmt::format("{:.3f}", ratio) : "null");
     }
@@ -91,7 +100,9 @@ void JsonLine::print() const {
   std::fflush(stdout);
 }
 
-double median(std::vector<double> values) { return percentile(std::move(values), 0.5); }
+double median(std::vector<double> values) {
+  return percentile(std::move(values), 0.5);
+}
 
 double percentile(std::vector<double> values, double q) {
   if (values.empty())
@@ -120,21 +131,30 @@ Loopback::~Loopback() {
   }
 }
 
-std::string Loopback::setup() const { return two_threads_ ? "server_thread" : "one_thread"; }
+std::string Loopback::setup() const {
+  return two_threads_ ? "server_thread" : "one_thread";
+}
 
 asio::any_io_executor Loopback::server_executor() {
   return two_threads_ ? server_io_.get_executor() : client_io_.get_executor();
 }
 
 void Loopback::run_client(std::function<asio::awaitable<void>()> task) {
-  auto done = asio::co_spawn(client_io_, std::move(task), asio::use_future);
-  if (client_io_.stopped())
-    client_io_.restart();
-  while (done.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-    if (client_io_.run_one() == 0)
+  // A plain handler runs on client_io_ itself (use_future would complete on asio's system
+  // executor, another thread, while this thread sleeps in run_one()).
+  bool done = false;
+  std::exception_ptr failure;
+  asio::co_spawn(client_io_, std::move(task), [&](std::exception_ptr e) {
+    failure = e;
+    done = true;
+  });
+  while (!done) {
+    if (client_io_.stopped())
       client_io_.restart();
+    client_io_.run_one();
   }
-  done.get();  // rethrows an exception escaping the task
+  if (failure)
+    std::rethrow_exception(failure);
 }
 
 void Loopback::run_server(std::function<asio::awaitable<void>()> task) {
@@ -147,20 +167,24 @@ void Loopback::run_server(std::function<asio::awaitable<void>()> task) {
 
 Result<HostPair> start_hosts(Loopback& loop,
                              net::Security security,
-                             std::function<void(net::Host&)> serve) {
+                             std::function<void(net::Host&)> serve,
+                             std::uint32_t receive_window) {
   HostPair pair;
   Result<void> listening = ok();
   net::Multiaddr server_addr;
   loop.run_server([&]() -> asio::awaitable<void> {
     net::HostOptions options;
     options.security.assign(1, security);
+    if (receive_window != 0)
+      options.yamux.receive_window = receive_window;
     options.listen_addrs.push_back(*net::Multiaddr::from_string("/ip4/127.0.0.1/tcp/0"));
     pair.server = net::Host::create(loop.server_executor(), std::move(options));
-    listening = co_await pair.server->listen();
+    listening = pair.server->listen();
     if (listening && serve)
       serve(*pair.server);
     if (listening)
       server_addr = pair.server->visible_addrs().front();
+    co_return;
   });
   if (!listening) {
     stop_hosts(loop, pair);
@@ -170,6 +194,8 @@ Result<HostPair> start_hosts(Loopback& loop,
   loop.run_client([&]() -> asio::awaitable<void> {
     net::HostOptions options;
     options.security.assign(1, security);
+    if (receive_window != 0)
+      options.yamux.receive_window = receive_window;
     pair.client = net::Host::create(loop.client_executor(), std::move(options));
     connected = co_await pair.client->connect(server_addr);
   });

@@ -1,13 +1,13 @@
 // Tests of the child-process and JSON-line helpers (tests/testutil/child_process.hpp) that the
 // interop and multi-process tests rely on.
+#include "testutil/child_process.hpp"
+
 #include <csignal>
 
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <asio/use_future.hpp>
 #include <gtest/gtest.h>
-
-#include "testutil/child_process.hpp"
 
 namespace hivemind::testing {
 namespace {
@@ -133,8 +133,20 @@ TEST(JsonParse, ParsesTheShapesTestPeersPrint) {
 }
 
 TEST(JsonParse, RefusesMalformedInput) {
-  for (const char* bad : {"", "{", "{\"a\":}", "[1,]", "{\"a\" 1}", "\"\\x\"", "\"\\ud800\"",
-                          "01x", "tru", "{} {}", "\"a\nb\"", "-", "1.", "1e"}) {
+  for (const char* bad : {"",
+                          "{",
+                          "{\"a\":}",
+                          "[1,]",
+                          "{\"a\" 1}",
+                          "\"\\x\"",
+                          "\"\\ud800\"",
+                          "01x",
+                          "tru",
+                          "{} {}",
+                          "\"a\nb\"",
+                          "-",
+                          "1.",
+                          "1e"}) {
     auto v = parse_json(bad);
     EXPECT_FALSE(v) << "accepted: " << bad;
     if (!v) {

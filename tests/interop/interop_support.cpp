@@ -1,11 +1,13 @@
 #include "interop_support.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <utility>
 
 #include <asio/experimental/awaitable_operators.hpp>
+#include <unistd.h>
+
+#include "hivemind/core/async_signal.hpp"
+#include "hivemind/net/error.hpp"
 
 #ifndef HM_INTEROP_JS_DIR
 #error "HM_INTEROP_JS_DIR must name tests/interop/js"
@@ -37,16 +39,18 @@ Result<testing::ChildProcess> spawn_js(std::vector<std::string> args) {
 
 }  // namespace
 
-std::string js_dir() { return HM_INTEROP_JS_DIR; }
+std::string js_dir() {
+  return HM_INTEROP_JS_DIR;
+}
 
 std::string js_install_problem() {
   const std::string dir = js_dir();
   if (::access((dir + "/run_node.sh").c_str(), X_OK) != 0)
     return dir + "/run_node.sh is missing or not executable";
   if (::access((dir + "/node_modules/libp2p/package.json").c_str(), R_OK) != 0)
-    return "the js-libp2p interop peer is not installed: " + dir +
-           "/node_modules is missing. Run `npm ci` in " + dir +
-           " (scripts/install_deps.sh does this).";
+    return "the js-libp2p interop peer is not installed: " + dir
+           + "/node_modules is missing. Run `npm ci` in " + dir
+           + " (scripts/install_deps.sh does this).";
   return {};
 }
 
@@ -122,27 +126,63 @@ void serve_test_protocols(net::Host& host) {
 
 asio::awaitable<Result<Bytes>> echo_roundtrip(std::shared_ptr<net::Host> host,
                                               net::PeerId peer,
-                                              Bytes payload) {
+                                              Bytes payload,
+                                              EchoFin fin) {
   using namespace asio::experimental::awaitable_operators;  // NOLINT
-  std::vector<std::string> protos;
-  protos.push_back(kEchoProtocol);
-  protos.push_back("/nonexistent/1");
-  HM_CO_TRY(auto stream, co_await host->new_stream(peer, protos));
-  auto writer = [](std::shared_ptr<net::Stream> s, Bytes data) -> asio::awaitable<Result<void>> {
+  HM_CO_TRY(auto stream, co_await host->new_stream(peer, std::string(kEchoProtocol)));
+
+  // Shared by the two coroutines below; both finish before this frame ends.
+  struct State {
+    explicit State(const asio::any_io_executor& ex) : changed(ex) {}
+
+    Bytes received;
+    bool reader_done = false;
+    AsyncSignal changed;
+  } state(host->executor());
+
+  const std::size_t limit = payload.size();
+  auto writer = [](std::shared_ptr<net::Stream> s,
+                   Bytes data,
+                   EchoFin mode,
+                   State& st) -> asio::awaitable<Result<void>> {
     for (std::size_t off = 0; off < data.size(); off += kChunk) {
       const std::size_t n = std::min(kChunk, data.size() - off);
       HM_CO_TRY_VOID(co_await s->write(BytesView(data).subspan(off, n)));
     }
+    while (mode == EchoFin::kAfterFirstEcho && !data.empty() && st.received.empty()
+           && !st.reader_done)
+      co_await st.changed.wait();
     co_return s->close_write();
   };
-  const std::size_t limit = payload.size() + 1;
-  auto [written, echoed] = co_await (writer(stream, std::move(payload)) &&
-                                     stream->read_to_end(limit));
-  if (!written) {
+  auto reader = [](std::shared_ptr<net::Stream> s,
+                   std::size_t max,
+                   State& st) -> asio::awaitable<Result<void>> {
+    Result<void> outcome = ok();
+    while (true) {
+      auto n = co_await s->read_some(st.received, kChunk);
+      if (!n) {
+        outcome = Err(n.error());
+        break;
+      }
+      if (*n == 0)
+        break;
+      st.changed.notify_all();
+      if (st.received.size() > max) {
+        outcome = Err(net::NetErrc::kMessageTooLarge, "echo returned more than was sent");
+        break;
+      }
+    }
+    st.reader_done = true;
+    st.changed.notify_all();
+    co_return outcome;
+  };
+  auto [written, read] =
+      co_await (writer(stream, std::move(payload), fin, state) && reader(stream, limit, state));
+  if (!written || !read) {
     stream->reset();
-    co_return Err(written.error());
+    co_return Err(!written ? written.error() : read.error());
   }
-  co_return echoed;
+  co_return std::move(state.received);
 }
 
 Result<JsListener> start_js_listener(std::vector<std::string> extra_args,
@@ -150,9 +190,10 @@ Result<JsListener> start_js_listener(std::vector<std::string> extra_args,
   std::vector<std::string> args{"listen", "--port", "0"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   HM_TRY(auto child, spawn_js(std::move(args)));
-  HM_TRY(auto line, child.read_json(
-                        [](const testing::JsonValue& v) { return is_event(v, "listening", "error"); },
-                        timeout));
+  HM_TRY(
+      auto line,
+      child.read_json([](const testing::JsonValue& v) { return is_event(v, "listening", "error"); },
+                      timeout));
   if (line["event"].as_string() == "error")
     return js_error(line);
   HM_TRY(auto peer, net::PeerId::from_string(line["peer_id"].as_string()));

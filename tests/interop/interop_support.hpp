@@ -54,11 +54,24 @@ asio::awaitable<void> sink_handler(std::shared_ptr<net::Stream> stream);
 /// Registers both handlers on `host` (host thread).
 void serve_test_protocols(net::Host& host);
 
-/// Opens an echo stream to `peer`, writes `payload` (64 KiB writes, concurrently with reading the
-/// echo back), closes its side and returns everything echoed (at most payload.size() + 1 bytes).
+/// When the initiator of an echo stream sends its FIN.
+enum class EchoFin {
+  /// Right after the last write, possibly before the remote confirmed the optimistically
+  /// negotiated protocol (proposal, data and FIN can reach the remote in one segment).
+  kImmediate,
+  /// After the last write and after the first echoed bytes arrived (so the remote's multistream
+  /// answer has been read). js-libp2p 3.3.11 needs this: it never sends its own FIN on a stream
+  /// whose FIN arrived before its multistream negotiation finished (docs/benchmarks.md notes).
+  kAfterFirstEcho,
+};
+
+/// Opens an echo stream to `peer` (optimistic negotiation), writes `payload` in 64 KiB writes
+/// concurrently with reading the echo back, sends FIN as `fin` says and returns everything echoed
+/// (error kMessageTooLarge beyond payload.size() bytes).
 asio::awaitable<Result<Bytes>> echo_roundtrip(std::shared_ptr<net::Host> host,
                                               net::PeerId peer,
-                                              Bytes payload);
+                                              Bytes payload,
+                                              EchoFin fin);
 
 /// A running `run_node.sh listen` child and what it announced.
 struct JsListener {

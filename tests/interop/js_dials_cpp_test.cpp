@@ -12,6 +12,7 @@ using testing::JsonValue;
 using testing::NetTest;
 
 constexpr std::chrono::seconds kDialTimeout{90};  // JS start + test, on a loaded 2-core machine
+constexpr char kJsTestTimeoutS[] = "30";          // the JS test's own deadline (--timeout)
 
 class JsDialsCpp : public NetTest {
  protected:
@@ -20,17 +21,19 @@ class JsDialsCpp : public NetTest {
     ASSERT_TRUE(problem.empty()) << problem;
   }
 
-  /// A host serving the test protocols; returns its dialable address (with /p2p/).
-  asio::awaitable<std::shared_ptr<net::Host>> serving_host() {
+  /// A listening host serving the test protocols.
+  std::shared_ptr<net::Host> serving_host() {
     auto host = make_host();
     serve_test_protocols(*host);
-    co_return host;
+    return host;
   }
 
   /// Runs one JS dial test against `host` and checks that it reported ok.
   asio::awaitable<std::optional<JsonValue>> dial_ok(std::shared_ptr<net::Host> host,
                                                     std::string test,
                                                     std::vector<std::string> args) {
+    args.push_back("--timeout");
+    args.push_back(kJsTestTimeoutS);
     auto result =
         co_await run_js_dial(host->visible_addrs().front(), test, std::move(args), kDialTimeout);
     if (!result) {
@@ -49,7 +52,7 @@ class JsDialsCpp : public NetTest {
 
 TEST_F(JsDialsCpp, EchoesPayloadsOfEverySize) {
   run([&]() -> asio::awaitable<void> {
-    auto host = co_await serving_host();
+    auto host = serving_host();
     std::vector<std::string> args;
     args.push_back("--sizes");
     args.push_back("1,65536,16777216");
@@ -63,7 +66,7 @@ TEST_F(JsDialsCpp, EchoesPayloadsOfEverySize) {
 
 TEST_F(JsDialsCpp, RunsHundredConcurrentEchoStreams) {
   run([&]() -> asio::awaitable<void> {
-    auto host = co_await serving_host();
+    auto host = serving_host();
     std::vector<std::string> args;
     args.push_back("--streams");
     args.push_back("100");
@@ -78,7 +81,7 @@ TEST_F(JsDialsCpp, RunsHundredConcurrentEchoStreams) {
 
 TEST_F(JsDialsCpp, AnswersJsPings) {
   run([&]() -> asio::awaitable<void> {
-    auto host = co_await serving_host();
+    auto host = serving_host();
     std::vector<std::string> args;
     args.push_back("--count");
     args.push_back("10");
@@ -91,7 +94,7 @@ TEST_F(JsDialsCpp, AnswersJsPings) {
 
 TEST_F(JsDialsCpp, JsIdentifiesTheCppHost) {
   run([&]() -> asio::awaitable<void> {
-    auto host = co_await serving_host();
+    auto host = serving_host();
     std::vector<std::string> args;
     args.push_back("--expect-protocols");
     args.push_back("/hm/echo/1.0.0,/hm/sink/1.0.0,/ipfs/ping/1.0.0,/ipfs/id/1.0.0");
@@ -115,7 +118,7 @@ TEST_F(JsDialsCpp, JsIdentifiesTheCppHost) {
 
 TEST_F(JsDialsCpp, JsRefusesCppHostDialedWithAnotherPeerId) {
   run([&]() -> asio::awaitable<void> {
-    auto host = co_await serving_host();
+    auto host = serving_host();
     auto result = co_await dial_ok(host, "expect-fail", std::vector<std::string>());
     HM_CO_ASSERT(result.has_value());
     EXPECT_FALSE((*result)["refusal"].as_string().empty());
@@ -127,7 +130,7 @@ TEST_F(JsDialsCpp, JsRefusesCppHostDialedWithAnotherPeerId) {
 
 TEST_F(JsDialsCpp, SinkCountsEveryByteFromJs) {
   run([&]() -> asio::awaitable<void> {
-    auto host = co_await serving_host();
+    auto host = serving_host();
     std::vector<std::string> args;
     args.push_back("--bytes");
     args.push_back("16777216");

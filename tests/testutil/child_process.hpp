@@ -5,67 +5,22 @@
 /// blocking the io_context), parse JSON lines, and make sure the child never outlives its owner.
 /// Linux/POSIX only. Does not depend on gtest, so benchmarks can compile it too.
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <cstddef>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
 #include <asio/awaitable.hpp>
+#include <sys/types.h>
 
 #include "hivemind/core/result.hpp"
+#include "testutil/json_value.hpp"
 
 namespace hivemind::testing {
-
-/// A parsed JSON value: null, bool, number (double), string, array or object. Value type.
-/// Enough for the JSON lines test peers print; not a general-purpose JSON library.
-class JsonValue {
- public:
-  using Array = std::vector<JsonValue>;
-  using Object = std::map<std::string, JsonValue, std::less<>>;
-
-  JsonValue() = default;
-  JsonValue(std::nullptr_t) {}                                // NOLINT(google-explicit-constructor)
-  JsonValue(bool b) : data_(b) {}                             // NOLINT(google-explicit-constructor)
-  JsonValue(double d) : data_(d) {}                           // NOLINT(google-explicit-constructor)
-  JsonValue(std::string s) : data_(std::move(s)) {}           // NOLINT(google-explicit-constructor)
-  JsonValue(Array a) : data_(std::make_shared<Array>(std::move(a))) {}    // NOLINT
-  JsonValue(Object o) : data_(std::make_shared<Object>(std::move(o))) {}  // NOLINT
-
-  bool is_null() const { return data_.index() == 0; }
-  bool is_bool() const { return data_.index() == 1; }
-  bool is_number() const { return data_.index() == 2; }
-  bool is_string() const { return data_.index() == 3; }
-  bool is_array() const { return data_.index() == 4; }
-  bool is_object() const { return data_.index() == 5; }
-
-  /// The member `key` of an object; a null value if this is not an object or has no such key.
-  const JsonValue& operator[](std::string_view key) const;
-  /// Typed accessors with a fallback for a value of another type.
-  bool as_bool(bool fallback = false) const;
-  double as_number(double fallback = 0) const;
-  std::string as_string(std::string fallback = {}) const;
-  /// The elements of an array (empty for any other type).
-  const Array& as_array() const;
-  /// The members of an object (empty for any other type).
-  const Object& as_object() const;
-
- private:
-  std::variant<std::monostate, bool, double, std::string, std::shared_ptr<const Array>,
-               std::shared_ptr<const Object>>
-      data_;
-};
-
-/// Parses one JSON text (surrounding whitespace allowed). Errors: std::errc::invalid_argument
-/// with the offset of the first problem. Nesting is limited to 64 levels.
-Result<JsonValue> parse_json(std::string_view text);
 
 /// How to start a child.
 struct ChildOptions {
@@ -126,6 +81,7 @@ class ChildProcess {
 
   /// Every stdout line read so far (for failure messages), most recent last; at most 200 kept.
   const std::vector<std::string>& history() const { return history_; }
+
   /// The last `n` lines of history() joined with '\n'.
   std::string history_tail(std::size_t n = 10) const;
 
