@@ -16,8 +16,10 @@ Stream::Stream(std::shared_ptr<Connection> connection, std::uint32_t id)
 Stream::~Stream() {
   if (!connection_->closed()) {
     auto info = connection_->session().stream_info(id_);
-    // Anything not cleanly closed on both sides is reset, so the remote never waits forever.
-    if (info && !(info->local_closed && info->remote_closed && info->readable == 0)) {
+    // A stream we did not finish writing is reset, so the remote never waits forever. One whose
+    // write side we closed is left to the remote's FIN (resetting it would throw away what we
+    // wrote before the remote read it: js-libp2p drops an unread identify reply on RST).
+    if (info && !info->local_closed && !info->reset) {
       connection_->session().reset(id_);
       connection_->flush();
     }
@@ -99,6 +101,10 @@ asio::awaitable<Result<void>> Stream::finish_optimistic_negotiation() {
       co_return Err(NetErrc::kProtocolNotSupported, "stream closed during negotiation");
   }
   unread(buffer);
+  if (fin_after_negotiation_) {
+    fin_after_negotiation_ = false;
+    HM_CO_TRY_VOID(close_write());
+  }
   co_return ok();
 }
 
@@ -170,6 +176,12 @@ asio::awaitable<Result<void>> Stream::write(BytesView data) {
 Result<void> Stream::close_write() {
   if (connection_->closed())
     return Err(NetErrc::kConnectionClosed);
+  if (pending_echo_) {
+    // Optimistic negotiation not confirmed yet: js-libp2p ignores a FIN that arrives before it
+    // finished negotiating, so hold it until the first read has seen the remote's answer.
+    fin_after_negotiation_ = true;
+    return ok();
+  }
   HM_TRY_VOID(connection_->session().close_write(id_));
   connection_->flush();
   return ok();

@@ -42,7 +42,8 @@ class Stream : public std::enable_shared_from_this<Stream> {
   /// Writes all of `data`, waiting for flow-control credit as needed (a slow reader slows the
   /// writer; memory stays bounded). Errors: kStreamReset, kStreamClosed, kConnectionClosed.
   asio::awaitable<Result<void>> write(BytesView data);
-  /// Half-close: the remote reads end-of-stream after the data already written.
+  /// Half-close: the remote reads end-of-stream after the data already written. On a stream
+  /// opened optimistically, the FIN is sent once the first read has confirmed the protocol.
   Result<void> close_write();
   /// Aborts both directions at once (RST); pending reads and writes fail with kStreamReset.
   void reset();
@@ -88,7 +89,8 @@ class Stream : public std::enable_shared_from_this<Stream> {
   std::string protocol_;
   std::optional<std::string> pending_echo_;  // optimistic negotiation not yet confirmed
   bool reset_locally_ = false;
-  bool reset_by_remote_ = false;  // the session forgets streams; this tells reset from closed
+  bool reset_by_remote_ = false;
+  bool fin_after_negotiation_ = false;  // close_write() called before the echo was checked  // the session forgets streams; this tells reset from closed
 };
 
 }  // namespace hivemind::net
