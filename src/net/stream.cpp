@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <asio/this_coro.hpp>
+
 #include "connection.hpp"
 #include "hivemind/net/error.hpp"
 #include "hivemind/net/multistream.hpp"
@@ -125,6 +127,10 @@ asio::awaitable<Result<std::size_t>> Stream::read_some(Bytes& out, std::size_t m
     if (!info || info->remote_closed)
       co_return std::size_t{0};
     co_await signal_.wait();
+    // Cancelled while waiting (e.g. the losing side of `||`): report it as an error instead of
+    // letting the next co_await throw; an exception per RPC costs more than the RPC itself.
+    if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
+      co_return Err(NetErrc::kCancelled);
   }
 }
 
@@ -166,6 +172,9 @@ asio::awaitable<Result<void>> Stream::write(BytesView data) {
       co_await connection_->wait_outbound_room();
     } else if (n == 0) {
       co_await signal_.wait();  // for a window update from the remote
+      if ((co_await asio::this_coro::cancellation_state).cancelled()
+          != asio::cancellation_type::none)
+        co_return Err(NetErrc::kCancelled);
     }
   }
   // Bound memory: do not let one writer queue far beyond the high-water mark.

@@ -203,6 +203,7 @@ Result<YamuxSession::Stream*> YamuxSession::on_syn(const YamuxHeader& h) {
   s.inbound = true;
   s.acked = true;
   s.recv_credit = options_.receive_window;
+  s.window = options_.receive_window;
   ++inbound_count_;
   ++pending_inbound_events_;
   events_.push_back({YamuxEvent::Kind::kInboundStream, h.stream, 0});

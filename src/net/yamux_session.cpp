@@ -5,8 +5,11 @@
 // its WindowUpdates, shrinks with our DATA) and `recv_credit` (bytes the remote may still send us;
 // shrinks with its DATA, grows when read() credits consumed bytes back). Invariant:
 // recv_credit + buffered + consumed == receive_window, so at most receive_window bytes are ever
-// buffered. A WindowUpdate is sent once consumed >= receive_window / 2 (as go-yamux does), so a
-// bulk transfer costs one 12-byte update per half window.
+// buffered. A WindowUpdate is sent once consumed >= window / 2 (as go-yamux does), so a bulk
+// transfer costs one 12-byte update per half window. Auto-tuning: `window` starts at
+// receive_window and doubles (up to max_receive_window, within the session's growth budget) at a
+// window update that finds the stream's buffer empty, i.e. when the reader keeps up and the
+// sender is limited by the window; the invariant holds with `window` for receive_window.
 #include <algorithm>
 #include <limits>
 
@@ -67,6 +70,8 @@ std::size_t YamuxSession::RecvBuffer::read(std::size_t max, Bytes& out) {
 
 YamuxSession::YamuxSession(YamuxRole role, YamuxOptions options)
     : role_(role), options_(options), next_outbound_id_(role == YamuxRole::kClient ? 1 : 2) {
+  HM_CHECK(options_.max_receive_window >= options_.receive_window,
+           "yamux max_receive_window must be at least receive_window");
   HM_CHECK(options_.receive_window >= kYamuxInitialWindow,
            "yamux receive_window must be at least 256 KiB (the window the remote assumes)");
   HM_CHECK(options_.max_frame_payload > 0, "yamux max_frame_payload must be positive");
@@ -139,6 +144,7 @@ void YamuxSession::remember_reset(std::uint32_t id) {
 }
 
 void YamuxSession::forget(std::uint32_t id, Stream& s) {
+  window_growth_ -= s.window - options_.receive_window;
   if (s.inbound) {
     --inbound_count_;
   } else {
@@ -175,6 +181,7 @@ Result<std::uint32_t> YamuxSession::open_stream() {
   next_outbound_id_ += 2;
   Stream& s = streams_[id];
   s.recv_credit = options_.receive_window;
+  s.window = options_.receive_window;
   ++outbound_count_;
   ++ack_backlog_;
   queue_frame(
@@ -219,10 +226,18 @@ std::size_t YamuxSession::read(std::uint32_t stream, std::size_t max, Bytes& out
   if (n == 0) {
     return 0;
   }
-  s.consumed += static_cast<std::uint32_t>(n);  // n <= buffered <= receive_window
-  if (!s.remote_closed && s.consumed >= options_.receive_window / 2) {
-    queue_frame(YamuxType::kWindowUpdate, 0, stream, s.consumed);
-    s.recv_credit += s.consumed;
+  s.consumed += static_cast<std::uint32_t>(n);  // n <= buffered <= window
+  if (!s.remote_closed && s.consumed >= s.window / 2) {
+    std::uint32_t growth = 0;
+    if (s.buffer.size() == 0 && s.window < options_.max_receive_window) {
+      const std::size_t budget_left = options_.window_growth_budget - window_growth_;
+      growth = static_cast<std::uint32_t>(
+          std::min<std::size_t>({s.window, options_.max_receive_window - s.window, budget_left}));
+      s.window += growth;
+      window_growth_ += growth;
+    }
+    queue_frame(YamuxType::kWindowUpdate, 0, stream, s.consumed + growth);
+    s.recv_credit += s.consumed + growth;
     s.consumed = 0;
   }
   forget_if_done(stream, s);

@@ -149,6 +149,11 @@ void ChildProcess::release() noexcept {
 Result<std::optional<std::string>> ChildProcess::poll_line() {
   while (true) {
     const auto newline = buffer_.find('\n');
+    // Checked whether or not the line's end has arrived yet: a long line read in one chunk
+    // (newline included) must fail just like one that arrives piecemeal.
+    if (std::min(newline, buffer_.size()) > max_line_)
+      return Err(std::make_error_code(std::errc::message_size),
+                 "child printed a line longer than " + std::to_string(max_line_) + " bytes");
     if (newline != std::string::npos) {
       std::string line = buffer_.substr(0, newline);
       buffer_.erase(0, newline + 1);
@@ -157,9 +162,6 @@ Result<std::optional<std::string>> ChildProcess::poll_line() {
       history_.push_back(line);
       return std::optional<std::string>(std::move(line));
     }
-    if (buffer_.size() > max_line_)
-      return Err(std::make_error_code(std::errc::message_size),
-                 "child printed a line longer than " + std::to_string(max_line_) + " bytes");
     if (eof_ || stdout_fd_ < 0)
       return Err(std::make_error_code(std::errc::broken_pipe),
                  "child output ended; last lines:\n" + history_tail() + "\n" + buffer_);

@@ -29,6 +29,14 @@ struct YamuxOptions {
   /// advertised with the window update that carries our SYN or ACK. At most this many received
   /// bytes are ever buffered per stream.
   std::uint32_t receive_window = kYamuxInitialWindow;
+  /// Window auto-tuning: when a stream's reader keeps up (its buffer is empty when a window
+  /// update is due), the window doubles, up to this many bytes (>= receive_window). A stream
+  /// whose reader falls behind keeps the window it has, so memory stays bounded by this value
+  /// per stream and by `window_growth_budget` per session. Set equal to receive_window to
+  /// disable. go-yamux and js-yamux grow to 16 MiB too.
+  std::uint32_t max_receive_window = 16 * 1024 * 1024;
+  /// Sum over all streams of (window - receive_window) that auto-tuning may grant.
+  std::size_t window_growth_budget = 64 * 1024 * 1024;
   /// Outgoing data is split into DATA frames of at most this many payload bytes (> 0).
   std::uint32_t max_frame_payload = 64 * 1024;
   /// Concurrently open remote-initiated streams; a SYN beyond this is answered with RST.
@@ -189,6 +197,7 @@ class YamuxSession {
     std::uint32_t send_window = kYamuxInitialWindow;
     std::uint32_t recv_credit = 0;  // bytes the remote may still send
     std::uint32_t consumed = 0;     // read but not yet credited back
+    std::uint32_t window = 0;       // current receive window (grows by auto-tuning)
     bool inbound = false;
     bool acked = false;  // outbound: the remote's ACK arrived
     bool local_closed = false;
@@ -218,6 +227,7 @@ class YamuxSession {
   std::unordered_map<std::uint32_t, Stream> streams_;
   std::size_t inbound_count_ = 0;
   std::size_t outbound_count_ = 0;
+  std::size_t window_growth_ = 0;  // sum of (window - receive_window) over live streams
   std::size_t ack_backlog_ = 0;
   std::uint64_t next_outbound_id_;
   std::uint32_t last_inbound_id_ = 0;

@@ -85,7 +85,8 @@ void transfer(YamuxPair& p,
 }
 
 TEST(YamuxFlow, MultiMegabyteTransferRespectsWindow) {
-  YamuxPair p;
+  // A fixed window (auto-tuning off) must bound the buffer at every step.
+  YamuxPair p({}, {.max_receive_window = kYamuxInitialWindow});
   auto id = *p.client.open_stream();
   const Bytes src = pattern(std::size_t{8} * 1024 * 1024, 3);
   transfer(p, true, id, src, kYamuxInitialWindow, {1, 70000, 4096, 300000, 65536, 17});
@@ -95,9 +96,67 @@ TEST(YamuxFlow, MultiMegabyteTransferRespectsWindow) {
   EXPECT_EQ(p.client.open_stream_count(), 0U);
 }
 
+TEST(YamuxFlow, AutoTuningGrowsTheWindowOfAReaderThatKeepsUp) {
+  YamuxOptions tuned{.max_receive_window = 1024 * 1024};
+  YamuxPair p({}, tuned);
+  auto id = *p.client.open_stream();
+  const Bytes src = pattern(8 * 1024 * 1024, 5);
+  std::size_t sent = 0;
+  std::size_t largest_burst = 0;
+  Bytes got;
+  while (got.size() < src.size()) {
+    auto n = p.client.write(id, BytesView(src).subspan(sent));
+    ASSERT_TRUE(n);
+    sent += *n;
+    largest_burst = std::max(largest_burst, *n);
+    p.to_server();
+    auto info = p.server.stream_info(id);
+    ASSERT_TRUE(info);
+    EXPECT_LE(info->readable, tuned.max_receive_window);
+    p.server.read(id, info->readable, got);  // reads everything at once: keeps up
+    p.to_client();
+  }
+  EXPECT_EQ(got, src);
+  // The sender was allowed more than the initial window at once, but never more than the max.
+  EXPECT_GT(largest_burst, kYamuxInitialWindow);
+  EXPECT_LE(largest_burst, tuned.max_receive_window);
+}
+
+TEST(YamuxFlow, AutoTuningStopsAtTheSessionBudget) {
+  YamuxOptions tuned{.max_receive_window = 4 * 1024 * 1024, .window_growth_budget = 256 * 1024};
+  YamuxPair p({}, tuned);
+  auto a = *p.client.open_stream();
+  auto b = *p.client.open_stream();
+  const Bytes src = pattern(4 * 1024 * 1024, 6);
+  std::vector<std::size_t> sent(2, 0);
+  std::vector<Bytes> got(2);
+  const std::uint32_t ids[] = {a, b};
+  std::size_t largest_burst = 0;
+  for (int round = 0; round < 10000 && (got[0].size() < src.size() || got[1].size() < src.size());
+       ++round) {
+    for (int i = 0; i < 2; ++i) {
+      auto n = p.client.write(ids[i], BytesView(src).subspan(sent[i]));
+      ASSERT_TRUE(n);
+      sent[i] += *n;
+      largest_burst = std::max(largest_burst, *n);
+    }
+    p.to_server();
+    for (int i = 0; i < 2; ++i) {
+      auto info = p.server.stream_info(ids[i]);
+      ASSERT_TRUE(info);
+      p.server.read(ids[i], info->readable, got[i]);
+    }
+    p.to_client();
+  }
+  EXPECT_EQ(got[0], src);
+  EXPECT_EQ(got[1], src);
+  // Both streams together were granted at most 256 KiB beyond their initial windows.
+  EXPECT_LE(largest_burst, kYamuxInitialWindow + tuned.window_growth_budget);
+}
+
 TEST(YamuxFlow, ServerToClientTransferWithLargerWindow) {
   constexpr std::uint32_t kWindow = 2 * 1024 * 1024;
-  YamuxPair p({.receive_window = kWindow}, {});
+  YamuxPair p({.receive_window = kWindow, .max_receive_window = kWindow}, {});
   auto id = *p.client.open_stream();
   p.pump();
   const Bytes src = pattern(6 * 1024 * 1024 + 5, 4);
