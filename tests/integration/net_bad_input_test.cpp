@@ -17,6 +17,7 @@
 namespace hivemind::net {
 namespace {
 
+using testing::echo_handler;
 using testing::NetTest;
 using testing::wait_until;
 
@@ -25,19 +26,6 @@ constexpr char kEcho[] = "/test/echo/1.0.0";
 // bytes of which only 3 arrive.
 constexpr std::array<std::uint8_t, 7> kShortNoiseMessage{0x00, 0x05, 1, 2, 3, 4, 5};
 constexpr std::array<std::uint8_t, 5> kTruncatedNoiseMessage{0x00, 0x20, 1, 2, 3};
-
-asio::awaitable<void> echo_handler(std::shared_ptr<Stream> stream) {
-  Bytes buffer;
-  while (true) {
-    buffer.clear();
-    auto n = co_await stream->read_some(buffer, 64 * 1024);
-    if (!n || *n == 0)
-      break;
-    if (!co_await stream->write(buffer))
-      co_return;
-  }
-  (void)stream->close_write();
-}
 
 /// Connects a raw TCP socket to `host`, writes `garbage`, and reports whether the host closed
 /// the connection (EOF or reset) rather than leaving it hanging.

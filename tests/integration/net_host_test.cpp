@@ -14,6 +14,7 @@
 namespace hivemind::net {
 namespace {
 
+using testing::echo_handler;
 using testing::NetTest;
 using testing::wait_until;
 
@@ -25,20 +26,6 @@ Bytes pseudo_random(std::size_t n, std::uint64_t seed) {
   for (auto& b : out)
     b = static_cast<std::uint8_t>(rng());
   return out;
-}
-
-/// Echoes everything until the remote closes its side, then closes ours.
-asio::awaitable<void> echo_handler(std::shared_ptr<Stream> stream) {
-  Bytes buffer;
-  while (true) {
-    buffer.clear();
-    auto n = co_await stream->read_some(buffer, 64 * 1024);
-    if (!n || *n == 0)
-      break;
-    if (!co_await stream->write(buffer))
-      co_return;
-  }
-  (void)stream->close_write();
 }
 
 /// Writes `payload` (from a concurrent writer, so that large payloads do not deadlock on flow

@@ -56,6 +56,19 @@ void NetTest::run(std::function<asio::awaitable<void>()> body, std::chrono::seco
     std::rethrow_exception(failure);
 }
 
+asio::awaitable<void> echo_handler(std::shared_ptr<net::Stream> stream) {
+  Bytes buffer;
+  while (true) {
+    buffer.clear();
+    auto n = co_await stream->read_some(buffer, 64 * 1024);
+    if (!n || *n == 0)
+      break;
+    if (!co_await stream->write(buffer))
+      co_return;
+  }
+  (void)stream->close_write();
+}
+
 asio::awaitable<bool> wait_until(std::function<bool()> condition, std::chrono::milliseconds limit) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   const auto deadline = std::chrono::steady_clock::now() + limit;

@@ -52,6 +52,9 @@ class NetTest : public ::testing::Test {
   std::vector<std::shared_ptr<net::Host>> hosts_;
 };
 
+/// A stream handler that echoes every byte until the remote closes its side, then closes ours.
+asio::awaitable<void> echo_handler(std::shared_ptr<net::Stream> stream);
+
 /// Polls `condition` every millisecond on the current executor until it holds or `limit` passes.
 asio::awaitable<bool> wait_until(std::function<bool()> condition,
                                  std::chrono::milliseconds limit = std::chrono::seconds(10));
