@@ -56,8 +56,8 @@ struct Peer {
 };
 
 asio::awaitable<Result<Bytes>> greet(net::RpcContext context, Bytes request) {
-  std::string reply = "hello " + std::string(request.begin(), request.end()) + ", I am " +
-                      context.remote.to_string().substr(0, 12) + "...'s peer";
+  std::string reply = "hello " + std::string(request.begin(), request.end()) + ", I am "
+                      + context.remote.to_string().substr(0, 12) + "...'s peer";
   co_return Bytes(reply.begin(), reply.end());
 }
 
@@ -67,12 +67,14 @@ asio::awaitable<void> count_bytes(std::shared_ptr<net::Stream> stream) {
   while (true) {
     buffer.clear();
     auto n = co_await stream->read_some(buffer, 256 * 1024);
-    if (!n || *n == 0) break;
+    if (!n || *n == 0)
+      break;
     total += *n;
   }
   Bytes answer;
   hivemind::append_be<std::uint64_t>(answer, total);
-  if (co_await stream->write(answer)) (void)stream->close_write();
+  if (co_await stream->write(answer))
+    (void)stream->close_write();
 }
 
 asio::awaitable<int> client_main(std::shared_ptr<net::Host> client, net::Multiaddr server_addr) {
@@ -86,12 +88,12 @@ asio::awaitable<int> client_main(std::shared_ptr<net::Host> client, net::Multiad
     std::printf("ping: %lld us\n", static_cast<long long>(rtt->count()));
   }
   if (auto info = co_await client->identify(*server)) {
-    std::printf("identify: agent %s, %zu protocols\n", info->agent_version.c_str(),
-                info->protocols.size());
+    std::printf(
+        "identify: agent %s, %zu protocols\n", info->agent_version.c_str(), info->protocols.size());
   }
   const std::string name = "demo";
-  auto reply = co_await net::call_unary(*client, *server, "Demo.rpc_greet",
-                                        Bytes(name.begin(), name.end()), std::chrono::seconds(5));
+  auto reply = co_await net::call_unary(
+      *client, *server, "Demo.rpc_greet", Bytes(name.begin(), name.end()), std::chrono::seconds(5));
   if (!reply) {
     std::printf("rpc failed: %s\n", reply.error().message().c_str());
     co_return 1;
@@ -99,21 +101,26 @@ asio::awaitable<int> client_main(std::shared_ptr<net::Host> client, net::Multiad
   std::printf("rpc Demo.rpc_greet -> \"%s\"\n", std::string(reply->begin(), reply->end()).c_str());
 
   auto stream = co_await client->new_stream(*server, std::string("/demo/count/1.0.0"));
-  if (!stream) co_return 1;
+  if (!stream)
+    co_return 1;
   const Bytes chunk(1 << 20, 0x5a);
   const int mib = 64;
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < mib; ++i) {
-    if (!co_await (*stream)->write(chunk)) co_return 1;
+    if (!co_await (*stream)->write(chunk))
+      co_return 1;
   }
   (void)(*stream)->close_write();
   Bytes answer;
-  if (!co_await (*stream)->read_exact(answer, 8)) co_return 1;
+  if (!co_await (*stream)->read_exact(answer, 8))
+    co_return 1;
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("streamed %d MiB (server counted %llu bytes) in %.2f s: %.0f MB/s encrypted\n", mib,
+  std::printf("streamed %d MiB (server counted %llu bytes) in %.2f s: %.0f MB/s encrypted\n",
+              mib,
               static_cast<unsigned long long>(hivemind::load_be<std::uint64_t>(answer.data())),
-              seconds, mib * 1.048576 / seconds);
+              seconds,
+              mib * 1.048576 / seconds);
   co_return 0;
 }
 

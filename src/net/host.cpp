@@ -43,7 +43,7 @@ Result<void> Host::listen() {
     if (!target
         || (target->host_protocol != Protocol::kIp4 && target->host_protocol != Protocol::kIp6)) {
       return Err(NetErrc::kMalformedMultiaddr,
-                    "cannot listen on " + addr.to_string() + ": need /ip4|ip6/<addr>/tcp/<port>");
+                 "cannot listen on " + addr.to_string() + ": need /ip4|ip6/<addr>/tcp/<port>");
     }
     asio::error_code ec;
     const auto ip = asio::ip::make_address(target->host, ec);
@@ -60,7 +60,7 @@ Result<void> Host::listen() {
       acceptor->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
       return Err(NetErrc::kConnectionRefused,
-                    "cannot listen on " + addr.to_string() + ": " + ec.message());
+                 "cannot listen on " + addr.to_string() + ": " + ec.message());
     }
     const auto local = acceptor->local_endpoint();
     auto bound = Multiaddr::from_ip_tcp(local.address().to_string(), local.port());

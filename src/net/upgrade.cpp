@@ -126,21 +126,24 @@ asio::awaitable<Result<PeerId>> upgrade_connection(RawChannel& channel,
                                                    std::optional<PeerId> expected) {
   // No co_await inside ?: here: g++ 12 destroys the temporaries of both branches.
   std::vector<std::string> ids;
-  for (Security s : security) ids.push_back(security_id(s));
+  for (Security s : security)
+    ids.push_back(security_id(s));
   Result<std::string> chosen = Err(NetErrc::kProtocolNotSupported);
   if (initiator) {
     chosen = co_await negotiate_outbound(channel, ids);
   } else {
     chosen = co_await negotiate_inbound(channel, ids);
   }
-  if (!chosen) co_return Err(chosen.error());
+  if (!chosen)
+    co_return Err(chosen.error());
   Result<PeerId> remote = Err(NetErrc::kHandshakeFailed);
   if (*chosen == kNoiseProtocolId) {
     remote = co_await noise_handshake(channel, initiator, identity, expected);
   } else {
     remote = co_await plaintext_exchange(channel, identity, expected);
   }
-  if (!remote) co_return remote;
+  if (!remote)
+    co_return remote;
   std::vector<std::string> muxers{std::string(kYamuxProtocolId)};
   Result<std::string> muxer = Err(NetErrc::kProtocolNotSupported);
   if (initiator) {
@@ -148,7 +151,8 @@ asio::awaitable<Result<PeerId>> upgrade_connection(RawChannel& channel,
   } else {
     muxer = co_await negotiate_inbound(channel, muxers);
   }
-  if (!muxer) co_return Err(muxer.error());
+  if (!muxer)
+    co_return Err(muxer.error());
   co_return remote;
 }
 

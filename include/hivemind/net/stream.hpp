@@ -70,6 +70,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
 
   /// Wakes readers and writers (called by the connection on stream events).
   void notify() { signal_.notify_all(); }
+
   /// Records that the remote reset the stream, then wakes everyone.
   void on_remote_reset() {
     reset_by_remote_ = true;
@@ -90,7 +91,8 @@ class Stream : public std::enable_shared_from_this<Stream> {
   std::optional<std::string> pending_echo_;  // optimistic negotiation not yet confirmed
   bool reset_locally_ = false;
   bool reset_by_remote_ = false;
-  bool fin_after_negotiation_ = false;  // close_write() called before the echo was checked  // the session forgets streams; this tells reset from closed
+  bool fin_after_negotiation_ = false;  // close_write() called before the echo was checked  // the
+                                        // session forgets streams; this tells reset from closed
 };
 
 }  // namespace hivemind::net
