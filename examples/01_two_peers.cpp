@@ -56,8 +56,8 @@ struct Peer {
 };
 
 asio::awaitable<Result<Bytes>> greet(net::RpcContext context, Bytes request) {
-  std::string reply = "hello " + std::string(request.begin(), request.end()) + ", I am "
-                      + context.remote.to_string().substr(0, 12) + "...'s peer";
+  std::string reply = "hello " + std::string(request.begin(), request.end()) + ", you are "
+                      + context.remote.to_string();
   co_return Bytes(reply.begin(), reply.end());
 }
 
