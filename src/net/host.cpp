@@ -2,6 +2,11 @@
 
 #include <algorithm>
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
@@ -76,11 +81,56 @@ std::vector<Multiaddr> Host::listen_addrs() const {
   return bound_addrs_;
 }
 
-std::vector<Multiaddr> Host::visible_addrs() const {
-  const auto& base = options_.announce_addrs.empty() ? bound_addrs_ : options_.announce_addrs;
+namespace {
+
+/// The machine's interface addresses of one family (loopback included), as text.
+std::vector<std::string> interface_ips(int family) {
+  std::vector<std::string> out;
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0)
+    return out;
+  for (ifaddrs* it = list; it != nullptr; it = it->ifa_next) {
+    if (it->ifa_addr == nullptr || it->ifa_addr->sa_family != family || !(it->ifa_flags & IFF_UP))
+      continue;
+    char text[INET6_ADDRSTRLEN] = {};
+    const void* raw = family == AF_INET
+                          ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(it->ifa_addr)->sin_addr)
+                          : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(it->ifa_addr)->sin6_addr);
+    if (family == AF_INET6 && IN6_IS_ADDR_LINKLOCAL(
+                                  &reinterpret_cast<sockaddr_in6*>(it->ifa_addr)->sin6_addr))
+      continue;  // link-local addresses need a zone id to be dialable
+    if (inet_ntop(family, raw, text, sizeof(text)) != nullptr &&
+        std::find(out.begin(), out.end(), text) == out.end())
+      out.emplace_back(text);
+  }
+  freeifaddrs(list);
+  return out;
+}
+
+/// A wildcard listen address (0.0.0.0 or ::) stands for every interface address of its family.
+std::vector<Multiaddr> expand_unspecified(const Multiaddr& addr) {
+  auto target = addr.tcp_target();
+  if (!target || (target->host != "0.0.0.0" && target->host != "::"))
+    return std::vector<Multiaddr>(1, addr);
   std::vector<Multiaddr> out;
-  for (const auto& addr : base)
-    out.push_back(addr.with_peer_id(peer_id_));
+  for (const auto& ip : interface_ips(target->host == "::" ? AF_INET6 : AF_INET))
+    if (auto expanded = Multiaddr::from_ip_tcp(ip, target->port))
+      out.push_back(std::move(*expanded));
+  return out;
+}
+
+}  // namespace
+
+std::vector<Multiaddr> Host::visible_addrs() const {
+  std::vector<Multiaddr> out;
+  if (!options_.announce_addrs.empty()) {
+    for (const auto& addr : options_.announce_addrs)
+      out.push_back(addr.with_peer_id(peer_id_));
+    return out;
+  }
+  for (const auto& bound : bound_addrs_)
+    for (const auto& addr : expand_unspecified(bound))
+      out.push_back(addr.with_peer_id(peer_id_));
   return out;
 }
 

@@ -84,7 +84,8 @@ class Host : public std::enable_shared_from_this<Host> {
   Result<void> listen();
   /// The bound addresses (with real ports), without /p2p/.
   std::vector<Multiaddr> listen_addrs() const;
-  /// What others should dial: announce addrs (or bound addrs), each ending in /p2p/<our id>.
+  /// What others should dial, each ending in /p2p/<our id>: the announce addrs if any, else the
+  /// bound addrs with a wildcard (0.0.0.0, ::) replaced by every interface address of its family.
   std::vector<Multiaddr> visible_addrs() const;
 
   const PeerId& peer_id() const { return peer_id_; }
