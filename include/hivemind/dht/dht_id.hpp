@@ -64,9 +64,7 @@ class DHTID {
 
 template <>
 struct std::hash<hivemind::dht::DHTID> {
-  std::size_t operator()(const hivemind::dht::DHTID& id) const noexcept {
-    std::size_t h = 0;
-    for (int i = 0; i < 8; ++i) h = (h << 8) | id.raw()[i];
-    return h;
-  }
+  /// Keyed (SipHash with a per-process random key): ids come from the network, so an unkeyed hash
+  /// would let a peer pick colliding ids and slow our hash tables down.
+  std::size_t operator()(const hivemind::dht::DHTID& id) const noexcept;
 };

@@ -6,6 +6,9 @@
 /// bucket cannot split. Not thread-safe: owned by one node, used on its network thread. No I/O.
 
 #include <cstddef>
+#include <list>
+#include <map>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -40,8 +43,10 @@ struct BucketView {
   Expiration last_updated = 0;  ///< unix seconds of the latest add/update in this bucket
 };
 
+/// The table. Move-only (it holds iterators into its own buckets).
 class RoutingTable {
  public:
+  /// `options.bucket_size` and `options.depth_modulo` must be >= 1 (HM_CHECK).
   RoutingTable(const DHTID& self, RoutingTableOptions options = {});
 
   /// Adds `node` or marks it as just seen (moves it to the most-recently-seen end). When its
@@ -56,7 +61,8 @@ class RoutingTable {
   bool remove(const DHTID& id);
 
   /// Up to `k` active nodes nearest to `query` by XOR distance, nearest first, never `exclude`.
-  std::vector<NodeInfo> nearest(const DHTID& query, std::size_t k,
+  std::vector<NodeInfo> nearest(const DHTID& query,
+                                std::size_t k,
                                 const std::optional<DHTID>& exclude = std::nullopt) const;
 
   std::optional<net::PeerId> peer_of(const DHTID& id) const;  ///< active or replacement
@@ -68,14 +74,55 @@ class RoutingTable {
   std::vector<BucketView> buckets() const;         ///< in id order, covering the whole id space
   /// All active nodes (any order).
   std::vector<NodeInfo> nodes() const;
+
   const DHTID& self() const noexcept { return self_; }
+
   const RoutingTableOptions& options() const noexcept { return options_; }
 
  private:
-  // The private section is the implementer's choice (e.g. a vector of buckets in id order, each
-  // with an LRU list of nodes, plus id/peer indexes).
+  struct Slot {
+    NodeInfo info;
+    bool ping_requested = false;  ///< returned by add_or_update and not seen since
+  };
+
+  using SlotList = std::list<Slot>;
+
+  /// Covers the ids whose first `depth` bits equal those of `lower` (its other bits are 0).
+  struct Bucket {
+    DHTID lower;
+    std::size_t depth = 0;
+    SlotList nodes;         ///< least recently seen first
+    SlotList replacements;  ///< least recently added first
+    Expiration last_updated = 0;
+  };
+
+  struct Location {
+    bool active = false;
+    SlotList::iterator slot;  ///< in the bucket's `nodes` or `replacements`
+  };
+
+  std::size_t bucket_index(const DHTID& id) const;
+  bool may_split(const Bucket& bucket) const;
+  void split(std::size_t index, Expiration now);
+  void place(Bucket& bucket, SlotList& from, SlotList::iterator slot);
+  void add_replacement(Bucket& bucket, SlotList& from, SlotList::iterator slot);
+  void forget(const DHTID& id, const net::PeerId& peer);
+  std::optional<NodeInfo> request_ping(Bucket& bucket);
+  void collect_nearest(std::size_t lo,
+                       std::size_t hi,
+                       std::size_t depth,
+                       const DHTID& query,
+                       std::size_t wanted,
+                       const std::optional<DHTID>& exclude,
+                       std::vector<NodeInfo>& out) const;
+
   DHTID self_;
   RoutingTableOptions options_;
+  std::vector<std::unique_ptr<Bucket>> buckets_;  ///< in id order, partitioning the id space
+  // Ordered maps: ids and peer ids come from the network, so no hash flooding.
+  std::map<DHTID, Location> by_id_;  ///< active and replacement nodes
+  std::map<net::PeerId, DHTID> by_peer_;
+  std::size_t active_count_ = 0;
 };
 
 }  // namespace hivemind::dht

@@ -37,6 +37,13 @@ class RecordValidator {
   virtual Bytes strip_value(const DHTRecord& record) const { return record.value; }
   /// Validators sign in ascending and validate/strip in descending priority.
   virtual int priority() const { return 0; }
+  /// hivemind's `merge_with`, without mutation: a new validator that applies this kind's merging
+  /// policy to `*this` and `other` (e.g. two schemas ORed), or nullptr when they do not merge
+  /// (the default; then a CompositeValidator applies both in turn). Neither operand changes.
+  virtual std::shared_ptr<const RecordValidator> merge_with(const RecordValidator& other) const {
+    (void)other;
+    return nullptr;
+  }
 };
 
 }  // namespace hivemind::dht

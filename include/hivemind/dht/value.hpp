@@ -57,6 +57,15 @@ class DictionaryValue {
   /// `limits` while decoding.
   static Result<DictionaryValue> unpack(BytesView data, const msgpack::UnpackLimits& limits = {});
 
+  /// The ext 0x50 value that pack() encodes, for embedding a dictionary in a larger msgpack value
+  /// (`msgpack::pack(Array{{123, dict.to_ext()}})`).
+  msgpack::Ext to_ext() const;
+
+  /// Parses the ext 0x50 value `ext` as unpack() does (kMalformedValue on another ext type or
+  /// shape); `limits` apply to decoding its payload.
+  static Result<DictionaryValue> from_ext(const msgpack::Ext& ext,
+                                          const msgpack::UnpackLimits& limits = {});
+
   bool operator==(const DictionaryValue&) const = default;
 
  private:
