@@ -26,6 +26,38 @@ void SearchResult::add(const StoredEntry& candidate, const std::optional<net::Pe
   }
 }
 
+namespace {
+
+/// Ends the searches a get registered for others to join if the get ends early (cancelled or
+/// failed), so that no joiner waits forever.
+class PendingGuard {
+ public:
+  PendingGuard(DhtNode::State& state, const std::vector<DHTID>& keys,
+               const std::vector<std::shared_ptr<PendingSearch>>& ours)
+      : state_(state), keys_(keys), ours_(ours) {}
+  PendingGuard(const PendingGuard&) = delete;
+  PendingGuard& operator=(const PendingGuard&) = delete;
+  ~PendingGuard() {
+    for (std::size_t i = 0; i < ours_.size(); ++i) {
+      const auto& pending = ours_[i];
+      if (!pending || pending->done) continue;
+      pending->done = true;
+      pending->finished->notify_all();
+      auto it = state_.pending_gets.find(keys_[i]);
+      if (it == state_.pending_gets.end()) continue;
+      std::erase(it->second, pending);
+      if (it->second.empty()) state_.pending_gets.erase(it);
+    }
+  }
+
+ private:
+  DhtNode::State& state_;
+  const std::vector<DHTID>& keys_;
+  const std::vector<std::shared_ptr<PendingSearch>>& ours_;
+};
+
+}  // namespace
+
 asio::awaitable<std::vector<SearchResult>> DhtNode::State::get_many_by_id(std::vector<DHTID> keys,
                                                                          Expiration sufficient,
                                                                          bool is_refresh) {
@@ -33,6 +65,7 @@ asio::awaitable<std::vector<SearchResult>> DhtNode::State::get_many_by_id(std::v
   std::vector<std::size_t> to_search;
   std::vector<std::pair<std::size_t, std::shared_ptr<PendingSearch>>> to_join;
   std::vector<std::shared_ptr<PendingSearch>> ours(keys.size());
+  PendingGuard guard(*this, keys, ours);
 
   // Stage 1: local storage and cache; joining searches already in flight.
   for (std::size_t i = 0; i < keys.size(); ++i) {
