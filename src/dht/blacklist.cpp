@@ -5,8 +5,12 @@
 
 namespace hivemind::dht {
 
-Blacklist::Blacklist(double base_time_s, double backoff_rate, std::size_t max_entries)
-    : base_time_s_(base_time_s), backoff_rate_(backoff_rate), max_entries_(max_entries) {}
+Blacklist::Blacklist(double base_time_s, double backoff_rate, double max_ban_s,
+                     std::size_t max_entries)
+    : base_time_s_(base_time_s),
+      backoff_rate_(backoff_rate),
+      max_ban_s_(max_ban_s),
+      max_entries_(max_entries) {}
 
 bool Blacklist::is_banned(const net::PeerId& peer, double now) const {
   auto it = entries_.find(peer);
@@ -22,10 +26,8 @@ void Blacklist::register_failure(const net::PeerId& peer, double now) {
     entries_.erase(first_to_end);
   }
   Entry& entry = entries_[peer];
-  // Cap the exponent: after ~30 failures the ban is already longer than any useful horizon.
-  double ban = base_time_s_ * std::pow(backoff_rate_, static_cast<double>(std::min<std::size_t>(
-                                                          entry.failures, 30)));
-  entry.banned_until = now + ban;
+  double exponent = static_cast<double>(std::min<std::size_t>(entry.failures, 64));
+  entry.banned_until = now + std::min(base_time_s_ * std::pow(backoff_rate_, exponent), max_ban_s_);
   ++entry.failures;
 }
 

@@ -13,9 +13,11 @@ namespace hivemind::dht {
 
 class Blacklist {
  public:
-  /// `base_time_s` = 0 disables the blacklist. `max_entries` bounds memory: above it, the entry
-  /// whose ban ends first is forgotten.
-  Blacklist(double base_time_s, double backoff_rate, std::size_t max_entries = 100'000);
+  /// `base_time_s` = 0 disables the blacklist. A ban never exceeds `max_ban_s` (hivemind's grows
+  /// without bound, so a peer that was away for a while would stay banned for years).
+  /// `max_entries` bounds memory: above it, the entry whose ban ends first is forgotten.
+  Blacklist(double base_time_s, double backoff_rate, double max_ban_s = 3600,
+            std::size_t max_entries = 100'000);
 
   /// Whether `peer` is banned at `now` (unix seconds).
   bool is_banned(const net::PeerId& peer, double now) const;
@@ -32,6 +34,7 @@ class Blacklist {
   };
   double base_time_s_;
   double backoff_rate_;
+  double max_ban_s_;
   std::size_t max_entries_;
   std::unordered_map<net::PeerId, Entry> entries_;
 };
