@@ -6,6 +6,17 @@
 #include "node_state.hpp"
 
 namespace hivemind::dht {
+namespace {
+
+/// A peer that did not answer, or answered with bytes that do not decode (garbage, a wrong result
+/// count), is banned for a while and dropped from the routing table (hivemind: any failure of
+/// call_* means responded=False).
+void drop_unresponsive(DhtNode::State& state, const net::PeerId& peer) {
+  state.blacklist.register_failure(peer, state.now());
+  if (auto known = state.table.id_of(peer)) state.table.remove(*known);
+}
+
+}  // namespace
 
 asio::awaitable<std::optional<Bytes>> DhtNode::State::call(const net::PeerId& peer,
                                                            const std::string& method,
@@ -16,8 +27,7 @@ asio::awaitable<std::optional<Bytes>> DhtNode::State::call(const net::PeerId& pe
   if (!reply) {
     logger("dht")->debug("{} to {} failed: {}", method, peer.to_string(), reply.error().message());
     if (stopping) co_return std::nullopt;
-    blacklist.register_failure(peer, now());
-    if (auto known = table.id_of(peer)) table.remove(*known);
+    drop_unresponsive(*this, peer);
     co_return std::nullopt;
   }
   blacklist.register_success(peer);
@@ -32,7 +42,7 @@ asio::awaitable<std::optional<protocol::PingResponse>> DhtNode::State::call_ping
   if (!reply) co_return std::nullopt;
   auto response = protocol::decode_ping_response(*reply);
   if (!response) {
-    blacklist.register_failure(peer, now());
+    drop_unresponsive(*this, peer);
     co_return std::nullopt;
   }
   if (validate) {
@@ -60,7 +70,7 @@ asio::awaitable<std::optional<std::vector<bool>>> DhtNode::State::call_store(
   if (!reply) co_return std::nullopt;
   auto response = protocol::decode_store_response(*reply, records.size());
   if (!response) {
-    blacklist.register_failure(peer, now());
+    drop_unresponsive(*this, peer);
     co_return std::nullopt;
   }
   if (response->peer) on_contact(NodeInfo{*response->peer, peer}, true);
@@ -74,7 +84,7 @@ asio::awaitable<std::optional<protocol::FindResponse>> DhtNode::State::call_find
   if (!reply) co_return std::nullopt;
   auto response = protocol::decode_find_response(*reply, keys, validator());
   if (!response) {
-    blacklist.register_failure(peer, now());
+    drop_unresponsive(*this, peer);
     co_return std::nullopt;
   }
   if (response->peer) on_contact(NodeInfo{*response->peer, peer}, true);
