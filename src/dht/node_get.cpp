@@ -81,8 +81,17 @@ asio::awaitable<std::vector<SearchResult>> DhtNode::State::get_many_by_id(std::v
     if (options.reuse_get_requests && !is_refresh) {
       auto it = pending_gets.find(keys[i]);
       if (it != pending_gets.end()) {
+        // A search at least as demanding as ours serves us whatever it finds. A plain get
+        // (finite `sufficient`: the time it was called) also joins an earlier plain get, whose
+        // "now" is only a little older than ours; stage 3 drops a value that expired in between.
+        // (hivemind runs both searches and lets the first success end the other.)
         auto match = std::find_if(it->second.begin(), it->second.end(),
                                   [&](const auto& p) { return p->sufficient >= sufficient; });
+        if (match == it->second.end() && std::isfinite(sufficient))
+          match = std::max_element(it->second.begin(), it->second.end(),
+                                   [](const auto& a, const auto& b) {
+                                     return a->sufficient < b->sufficient;
+                                   });
         if (match != it->second.end()) {
           to_join.emplace_back(i, *match);
           continue;
@@ -150,7 +159,9 @@ asio::awaitable<std::vector<SearchResult>> DhtNode::State::get_many_by_id(std::v
   // Stage 3: results of searches we joined.
   for (auto& [i, pending] : to_join) {
     while (!pending->done) co_await pending->finished->wait();
-    if (pending->result.best) results[i].add(*pending->result.best, pending->result.source);
+    const auto& best = pending->result.best;
+    if (best && (pending->sufficient >= sufficient || best->expiration >= sufficient))
+      results[i].add(*best, pending->result.source);
   }
   co_return results;
 }

@@ -30,7 +30,8 @@ asio::awaitable<std::optional<Bytes>> DhtNode::State::call(const net::PeerId& pe
     drop_unresponsive(*this, peer);
     co_return std::nullopt;
   }
-  blacklist.register_success(peer);
+  // Success is recorded by the caller once the reply decodes: a peer answering garbage keeps
+  // its growing ban.
   co_return std::move(*reply);
 }
 
@@ -58,6 +59,7 @@ asio::awaitable<std::optional<protocol::PingResponse>> DhtNode::State::call_ping
       logger("dht")->warn("clock of {} differs from ours by more than {} s", peer.to_string(),
                           protocol::kMaxTimeDiscrepancyS);
   }
+  blacklist.register_success(peer);
   if (response->peer) on_contact(NodeInfo{*response->peer, peer}, true);
   co_return std::move(*response);
 }
@@ -73,6 +75,7 @@ asio::awaitable<std::optional<std::vector<bool>>> DhtNode::State::call_store(
     drop_unresponsive(*this, peer);
     co_return std::nullopt;
   }
+  blacklist.register_success(peer);
   if (response->peer) on_contact(NodeInfo{*response->peer, peer}, true);
   co_return std::move(response->store_ok);
 }
@@ -87,6 +90,7 @@ asio::awaitable<std::optional<protocol::FindResponse>> DhtNode::State::call_find
     drop_unresponsive(*this, peer);
     co_return std::nullopt;
   }
+  blacklist.register_success(peer);
   if (response->peer) on_contact(NodeInfo{*response->peer, peer}, true);
   co_return std::move(*response);
 }

@@ -24,58 +24,42 @@ Traversal::Traversal(std::vector<DHTID> queries,
   }
 }
 
-bool Traversal::within_bound(const QueryState& s, const DHTID& distance) const {
-  return s.beam.size() < options_.beam_size || distance < std::prev(s.beam.end())->first;
-}
-
 void Traversal::offer(std::size_t q, const DHTID& id) {
   QueryState& s = states_[q];
-  if (s.finished || !s.known.insert(id).second) return;
-  DHTID distance = queries_[q].distance(id);
-  if (!within_bound(s, distance)) return;
-  s.beam.emplace(distance, id);
-  if (s.beam.size() > options_.beam_size) s.beam.erase(std::prev(s.beam.end()));
-  if (!s.visited.contains(id)) s.candidates.emplace(distance, id);
+  if (s.finished || !s.heard.insert(id).second) return;
+  s.known.emplace(queries_[q].distance(id), id);
 }
 
-bool Traversal::prune(std::size_t q) {
-  QueryState& s = states_[q];
-  while (!s.candidates.empty()) {
-    auto first = s.candidates.begin();
-    if (s.visited.contains(first->second)) {
-      s.candidates.erase(first);
-      continue;
-    }
-    if (!within_bound(s, first->first)) {
-      // Candidates are sorted by distance: none of the rest can improve the beam either.
-      s.candidates.clear();
-      break;
-    }
-    return true;
-  }
-  if (s.active == 0) mark_finished(q);
+std::map<DHTID, DHTID>::const_iterator Traversal::explorable(std::size_t q) const {
+  const QueryState& s = states_[q];
+  std::size_t rank = 0;
+  for (auto it = s.known.begin(); it != s.known.end() && rank < options_.beam_size; ++it, ++rank)
+    if (!s.visited.contains(it->second)) return it;
+  return s.known.end();
+}
+
+bool Traversal::refresh(std::size_t q) {
+  if (states_[q].finished) return false;
+  if (explorable(q) != states_[q].known.end()) return true;
+  if (states_[q].active == 0) mark_finished(q);
   return false;
 }
 
 std::optional<Traversal::Request> Traversal::next() {
   std::size_t best = queries_.size();
+  DHTID best_distance;
   for (std::size_t q = 0; q < queries_.size(); ++q) {
-    if (states_[q].finished || !prune(q)) continue;
-    if (best == queries_.size()) {
+    if (!refresh(q)) continue;
+    const DHTID& distance = explorable(q)->first;
+    if (best == queries_.size() || states_[q].active < states_[best].active ||
+        (states_[q].active == states_[best].active && distance < best_distance)) {
       best = q;
-      continue;
+      best_distance = distance;
     }
-    const QueryState& a = states_[q];
-    const QueryState& b = states_[best];
-    if (a.active < b.active ||
-        (a.active == b.active && a.candidates.begin()->first < b.candidates.begin()->first))
-      best = q;
   }
   if (best == queries_.size()) return std::nullopt;
 
-  QueryState& chosen = states_[best];
-  DHTID node_id = chosen.candidates.begin()->second;
-  chosen.candidates.erase(chosen.candidates.begin());
+  DHTID node_id = explorable(best)->second;
   Request request{NodeInfo{node_id, peers_.at(node_id)}, {best}};
 
   // Pack other unfinished queries for which this node is unvisited, nearest to the node first.
@@ -114,8 +98,8 @@ void Traversal::complete(const Request& request, bool answered) {
   for (std::size_t q : request.queries) {
     QueryState& s = states_[q];
     if (s.active > 0) --s.active;
-    if (!answered) std::erase_if(s.beam, [&](const auto& e) { return e.second == request.node.id; });
-    if (!s.finished) prune(q);
+    if (!answered) s.known.erase(queries_[q].distance(request.node.id));
+    refresh(q);
   }
 }
 
@@ -128,7 +112,6 @@ void Traversal::mark_finished(std::size_t q) {
   QueryState& s = states_[q];
   if (s.finished) return;
   s.finished = true;
-  s.candidates.clear();
   --unfinished_;
   newly_finished_.push_back(q);
 }
@@ -137,8 +120,10 @@ std::vector<std::size_t> Traversal::take_finished() { return std::exchange(newly
 
 std::vector<NodeInfo> Traversal::nearest(std::size_t q) const {
   std::vector<NodeInfo> out;
-  out.reserve(states_[q].beam.size());
-  for (const auto& [distance, id] : states_[q].beam) out.push_back(NodeInfo{id, peers_.at(id)});
+  for (const auto& [distance, id] : states_[q].known) {
+    if (out.size() >= options_.beam_size) break;
+    out.push_back(NodeInfo{id, peers_.at(id)});
+  }
   return out;
 }
 

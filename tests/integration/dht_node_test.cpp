@@ -143,7 +143,8 @@ TEST_F(DhtTest, BootstrapFailsClearlyWhenNoInitialPeerAnswers) {
     DhtNodeOptions options;
     options.initial_peers.push_back(addr);
     options.wait_timeout = 1000ms;
-    auto node = co_await DhtNode::create(make_host(), options);
+    auto host = make_host();  // not inside the co_await: make_host has a default argument
+    auto node = co_await DhtNode::create(host, options);
     HM_CO_ASSERT(!node.has_value());
     EXPECT_EQ(node.error().code(), make_error_code(DhtErrc::kBootstrapFailed));
     EXPECT_NE(node.error().message().find("none of the 1 initial peers responded"),

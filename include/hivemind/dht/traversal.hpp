@@ -24,14 +24,14 @@ struct TraversalOptions {
   std::size_t queries_per_call = 1;  ///< keys asked of one node in one request (>= 1)
 };
 
-/// Rules (hivemind's, with one fix): per query, the beam holds the `beam_size` nearest nodes known
-/// so far; a candidate is explored only while it is nearer than the beam's farthest member (or the
-/// beam is not full). The next request goes to the nearest candidate of the query with the fewest
-/// requests in flight, and also carries up to `queries_per_call - 1` other unfinished queries for
-/// which that node is unvisited, nearest first. A query finishes when no candidate can improve its
-/// beam and none of its requests is in flight, or when the caller calls `finish(q)`. Fix: a node
-/// that failed to answer is dropped from the beams, so `nearest()` lists only nodes that answered
-/// or were never asked.
+/// Rules (hivemind's, with one fix): per query, the beam is the `beam_size` nearest nodes known
+/// so far; a node is explored only while it is in the beam. The next request goes to the nearest
+/// unexplored beam member of the query with the fewest requests in flight, and also carries up to
+/// `queries_per_call - 1` other unfinished queries for which that node is unvisited, nearest
+/// first. A query finishes when every beam member was asked and none of its requests is in
+/// flight, or when the caller calls `finish(q)`. Fix: a node that failed to answer leaves the
+/// beam and the next nearest known node takes its place, so `nearest()` lists only nodes that
+/// answered or were never asked (hivemind keeps dead nodes in the beam).
 class Traversal {
  public:
   /// One request to send: ask `node` about `queries` (indexes into the constructor's list).
@@ -74,17 +74,19 @@ class Traversal {
 
  private:
   struct QueryState {
-    std::map<DHTID, DHTID> candidates;  // distance -> id, unvisited, explorable
-    std::map<DHTID, DHTID> beam;        // distance -> id, at most beam_size
-    std::unordered_set<DHTID> known;
+    std::map<DHTID, DHTID> known;     // distance -> id: every node heard of that has not failed
+    std::unordered_set<DHTID> heard;  // ids ever offered (failed ones included), for dedup
     std::unordered_set<DHTID> visited;
     std::size_t active = 0;
     bool finished = false;
   };
-  bool within_bound(const QueryState& s, const DHTID& distance) const;
+  /// The nearest unvisited beam member of `q`, or known.end().
+  std::map<DHTID, DHTID>::const_iterator explorable(std::size_t q) const;
   void offer(std::size_t q, const DHTID& id);
   void mark_finished(std::size_t q);
-  bool prune(std::size_t q);  // drops useless candidates; returns whether one is explorable
+  /// Finishes `q` if nothing is left to explore and nothing in flight; returns whether something
+  /// is explorable.
+  bool refresh(std::size_t q);
 
   std::vector<DHTID> queries_;
   TraversalOptions options_;
