@@ -5,6 +5,10 @@ HM_PRESET="${HM_PRESET:-release}"
 HM_JOBS="${HM_JOBS:-$(nproc)}"
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
 export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-5G}"
+# Cache hits across checkouts and build folders: paths below the repository are hashed relative
+# to it, and the working directory (recorded with -g) is not hashed.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$HM_ROOT}"
+export CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
 
 # Configures (once) and builds preset $1 (default $HM_PRESET); extra args are build targets.
 hm_build() {
