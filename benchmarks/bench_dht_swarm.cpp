@@ -1,0 +1,243 @@
+// hm-bench-dht: result lines, statistics, process figures and the swarm of DhtNodes.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <fmt/format.h>
+
+#include "bench_dht.hpp"
+#include "hivemind/net/multiaddr.hpp"
+
+namespace hivemind::bench {
+namespace {
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string json_number(double v) {
+  if (!std::isfinite(v)) return "null";
+  if (v == std::floor(v) && std::fabs(v) < 1e15) return fmt::format("{:.0f}", v);
+  return std::fabs(v) >= 100 ? fmt::format("{:.1f}", v) : fmt::format("{:.4g}", v);
+}
+
+/// A "Vm...:   1234 kB" line of /proc/self/status, in KiB.
+std::size_t status_kib(const std::string& field) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field + ":", 0) == 0) return std::strtoull(line.c_str() + field.size() + 1,
+                                                              nullptr, 10);
+  }
+  return 0;
+}
+
+}  // namespace
+
+DhtJsonLine::DhtJsonLine(std::string case_name) : case_(std::move(case_name)) {}
+
+DhtJsonLine& DhtJsonLine::value(double v, std::string unit) {
+  value_ = v;
+  unit_ = std::move(unit);
+  return *this;
+}
+
+DhtJsonLine& DhtJsonLine::against(std::string name, double against_value) {
+  against_ = std::move(name);
+  against_value_ = against_value;
+  return *this;
+}
+
+DhtJsonLine& DhtJsonLine::param(const std::string& key, double v) {
+  params_.emplace_back(key, json_number(v));
+  return *this;
+}
+
+DhtJsonLine& DhtJsonLine::param(const std::string& key, const std::string& v) {
+  params_.emplace_back(key, json_string(v));
+  return *this;
+}
+
+void DhtJsonLine::print() const {
+  std::string out = R"({"bench":"dht","case":)" + json_string(case_);
+  if (value_) {
+    out += R"(,"value":)" + json_number(*value_) + R"(,"unit":)" + json_string(unit_);
+    if (!against_.empty()) {
+      out += R"(,"against":)" + json_string(against_) + R"(,"against_value":)" +
+             json_number(against_value_);
+      const double ratio = against_value_ != 0 ? *value_ / against_value_ : NAN;
+      out += R"(,"ratio":)" + (std::isfinite(ratio) ? fmt::format("{:.4f}", ratio) : "null");
+    }
+  }
+  out += R"(,"params":{)";
+  for (std::size_t i = 0; i < params_.size(); ++i)
+    out += (i ? "," : "") + json_string(params_[i].first) + ":" + params_[i].second;
+  out += "}}\n";
+  std::fputs(out.c_str(), stdout);
+  std::fflush(stdout);
+}
+
+Stats summarize(std::vector<double> values) {
+  Stats s;
+  s.count = values.size();
+  if (values.empty()) return s;
+  std::sort(values.begin(), values.end());
+  double sum = 0;
+  for (double v : values) sum += v;
+  s.mean = sum / static_cast<double>(values.size());
+  double squares = 0;
+  for (double v : values) squares += (v - s.mean) * (v - s.mean);
+  s.std = values.size() > 1 ? std::sqrt(squares / static_cast<double>(values.size() - 1)) : 0;
+  auto rank = [&](double q) {
+    auto r = static_cast<std::size_t>(std::ceil(q * static_cast<double>(values.size())));
+    return values[std::clamp<std::size_t>(r, 1, values.size()) - 1];
+  };
+  s.p50 = rank(0.5);
+  s.p99 = rank(0.99);
+  s.max = values.back();
+  return s;
+}
+
+double ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+std::size_t peak_rss_kib() { return status_kib("VmHWM"); }
+std::size_t current_rss_kib() { return status_kib("VmRSS"); }
+
+double cpu_seconds() {
+  rusage usage{};
+  if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
+  auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+std::size_t open_fds() {
+  std::error_code ec;
+  std::size_t n = 0;
+  for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end;
+       it.increment(ec))
+    ++n;
+  return n;
+}
+
+std::size_t raise_file_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &limit);
+    (void)getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  return static_cast<std::size_t>(limit.rlim_cur);
+}
+
+std::string random_hex(std::mt19937& rng) {
+  std::string out;
+  for (int i = 0; i < 4; ++i) out += fmt::format("{:08x}", static_cast<std::uint32_t>(rng()));
+  return out;
+}
+
+void run_on(asio::io_context& io, std::function<asio::awaitable<void>()> task) {
+  bool done = false;
+  std::exception_ptr failure;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        try {
+          co_await task();
+        } catch (...) {
+          failure = std::current_exception();
+        }
+        done = true;
+      },
+      asio::detached);
+  while (!done && io.run_one() > 0) {
+  }
+  if (failure) std::rethrow_exception(failure);
+}
+
+Swarm::Swarm(asio::io_context& io, const DhtBenchOptions& options) : io_(io) {
+  host_options_.listen_addrs.push_back(*net::Multiaddr::from_string("/ip4/127.0.0.1/tcp/0"));
+  if (options.plaintext)
+    host_options_.security = std::vector<net::Security>(1, net::Security::kPlaintext);
+  if (options.idle_timeout_s > 0)
+    host_options_.idle_timeout = std::chrono::milliseconds(
+        static_cast<std::int64_t>(options.idle_timeout_s * 1000));
+  node_options_.wait_timeout =
+      std::chrono::milliseconds(static_cast<std::int64_t>(options.wait_timeout_s * 1000));
+}
+
+asio::awaitable<Result<void>> Swarm::add_peer(std::size_t initial_peers, std::mt19937& rng,
+                                              std::size_t num_workers) {
+  // random.sample(peers, min(initial_peers, len(peers))), as benchmark_dht.py does.
+  std::vector<std::size_t> earlier(peers_.size());
+  for (std::size_t i = 0; i < earlier.size(); ++i) earlier[i] = i;
+  std::shuffle(earlier.begin(), earlier.end(), rng);
+  earlier.resize(std::min(initial_peers, earlier.size()));
+  dht::DhtNodeOptions options = node_options_;
+  if (num_workers != 0) options.num_workers = num_workers;
+  for (std::size_t i : earlier)
+    for (const auto& addr : peers_[i].host->listen_addrs())
+      options.initial_peers.push_back(addr.with_peer_id(peers_[i].host->peer_id()));
+  auto host = net::Host::create(io_.get_executor(), host_options_);
+  if (auto listening = host->listen(); !listening) {
+    co_await host->stop();
+    co_return listening.error();
+  }
+  auto node = co_await dht::DhtNode::create(host, std::move(options));
+  if (!node) {
+    co_await host->stop();
+    co_return node.error();
+  }
+  peers_.push_back(Peer{host, *node, true});
+  co_return ok();
+}
+
+asio::awaitable<void> Swarm::kill(std::size_t i) {
+  Peer& peer = peers_.at(i);
+  if (!peer.alive) co_return;
+  peer.alive = false;
+  co_await peer.host->stop();
+  co_await peer.node->shutdown();
+}
+
+asio::awaitable<void> Swarm::stop_all() {
+  for (auto& peer : peers_)
+    if (peer.alive) co_await peer.node->shutdown();
+  for (auto& peer : peers_) {
+    if (!peer.alive) continue;
+    peer.alive = false;
+    co_await peer.host->stop();
+  }
+}
+
+std::size_t Swarm::connection_count() const {
+  std::size_t n = 0;
+  for (const auto& peer : peers_)
+    if (peer.alive) n += peer.host->connection_count();
+  return n;
+}
+
+}  // namespace hivemind::bench
