@@ -38,7 +38,10 @@ Options (the script's names; dashes or underscores):
   --large_peers N       peers in --large (default 1024)
   --num_experts N       expert uids in --large (default 16384)
   --expert_batch_size N uids per batch in --large (default 64)
-  --idle_timeout S      close connections idle this long (default: the library's 120 s)
+  --idle_timeout S      close connections idle this long (default: the library's 120 s;
+                        --large: 10 s, to stay within RLIMIT_NOFILE)
+  --threads N           --large: io_context threads (default 1: every peer on one thread;
+                        N > 1: store and get peers on the main thread, the rest on N - 1)
   --plaintext           /plaintext/2.0.0 instead of Noise (profiling only)
   --quick               small smoke run (8 peers, 4 tasks x 4 rounds; with --large: 64 peers,
                         1024 uids)
@@ -112,6 +115,8 @@ int parse_args(int argc, char** argv, DhtBenchOptions& o) {
     } else if (arg == "--idle_timeout") {
       good = number();
       o.idle_timeout_s = v;
+    } else if (arg == "--threads") {
+      good = count(o.threads) && o.threads >= 1 && o.threads <= 64;
     } else if (arg == "--plaintext") {
       o.plaintext = true;
     } else if (arg == "--quick") {
@@ -133,6 +138,7 @@ int parse_args(int argc, char** argv, DhtBenchOptions& o) {
     o.large_peers = 64;
     o.num_experts = 1024;
   }
+  if (o.large && o.idle_timeout_s == 0) o.idle_timeout_s = o.large_idle_timeout_s;
   if (o.num_peers < 2 || o.num_store_peers == 0 || o.num_get_peers == 0) {
     std::fprintf(stderr, "hm-bench-dht: need at least 2 peers and 1 store and get peer\n");
     return 2;

@@ -13,6 +13,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -51,11 +52,18 @@ struct DhtBenchOptions {
   std::size_t num_experts = 16384;      ///< expert uids sampled (deduplicated)
   std::size_t expert_batch_size = 64;   ///< uids per store_many / get_many
   double large_expiration_s = 99999;
+  /// --large closes idle connections sooner than the library's 120 s: 1024 peers in one process
+  /// would otherwise hold ~40,000 sockets (two per in-process TCP connection) and exceed
+  /// RLIMIT_NOFILE (hard limit 20,000 on the machine of docs/benchmarks.md).
+  double large_idle_timeout_s = 10;
 
   // --- both ---
   /// Close connections idle this long (HostOptions::idle_timeout); 0 = the library default.
   double idle_timeout_s = 0;
   bool plaintext = false;  ///< /plaintext/2.0.0 instead of Noise (for profiling only)
+  /// Large mode: io_context threads. 1: every peer on the main thread; 2+: the store and get
+  /// peers on the main thread, the others spread over threads - 1 more.
+  std::size_t threads = 1;
 };
 
 /// One JSON result line: {"bench":"dht","case":...,"value":...,"unit":...,["against",
@@ -106,38 +114,53 @@ std::size_t raise_file_limit();
 /// A uuid4-like random 32-character hex string.
 std::string random_hex(std::mt19937& rng);
 
-/// One participant: a DhtNode on its own Host.
+/// One participant: a DhtNode on its own Host, both owned by the thread of `executor`.
 struct Peer {
   std::shared_ptr<net::Host> host;
   std::shared_ptr<dht::DhtNode> node;
+  asio::any_io_executor executor;
+  std::vector<net::Multiaddr> addrs;  ///< where others reach it (/p2p/ included)
   bool alive = true;
 };
 
-/// DhtNodes on hosts listening on 127.0.0.1, all on one io_context (the caller's thread runs
-/// it). Not thread-safe. Call stop_all() before destruction.
+/// DhtNodes on hosts listening on 127.0.0.1. Peers live on the caller's io_context (driven by
+/// the calling thread, e.g. with run_on) or on `extra_threads` more io_contexts with a thread
+/// each; all swarm calls must come from the caller's thread. Call stop_all() before destruction.
 class Swarm {
  public:
-  Swarm(asio::io_context& io, const DhtBenchOptions& options);
+  Swarm(asio::io_context& io, const DhtBenchOptions& options, std::size_t extra_threads);
+  Swarm(const Swarm&) = delete;
+  Swarm& operator=(const Swarm&) = delete;
+  ~Swarm();  ///< joins the extra threads
 
   /// Adds a peer bootstrapping from up to `initial_peers` random earlier peers (from `rng`),
   /// as benchmark_dht.py does. `num_workers` overrides DhtNodeOptions::num_workers when nonzero.
-  /// Errors: listen or bootstrap failures.
+  /// The peer lives on the caller's thread if `on_caller_thread` or there are no extra threads,
+  /// else on the next extra thread in turn. Errors: listen or bootstrap failures.
   asio::awaitable<Result<void>> add_peer(std::size_t initial_peers, std::mt19937& rng,
-                                         std::size_t num_workers);
+                                         std::size_t num_workers, bool on_caller_thread);
   /// Kills peer `i` abruptly: its host stops (connections closed, no goodbye message), then its
   /// node's background tasks are cancelled.
   asio::awaitable<void> kill(std::size_t i);
   /// Stops every live peer.
   asio::awaitable<void> stop_all();
+  /// Connections over all live hosts (each in-process TCP connection counts twice).
+  asio::awaitable<std::size_t> connection_count();
 
   std::vector<Peer>& peers() { return peers_; }
-  std::size_t connection_count() const;  ///< connections over all live hosts
 
  private:
+  /// Runs `fn` (returning awaitable<void>) on `executor` and waits for it.
+  template <class Fn>
+  asio::awaitable<void> on(const asio::any_io_executor& executor, Fn fn);
+
   asio::io_context& io_;
   net::HostOptions host_options_;
   dht::DhtNodeOptions node_options_;
-  std::vector<Peer> peers_;
+  std::vector<std::unique_ptr<asio::io_context>> extra_;
+  std::vector<std::thread> threads_;
+  std::size_t next_extra_ = 0;
+  std::vector<Peer> peers_;  // after the contexts: destroyed first
 };
 
 /// Runs `task` on `io` (driven by the calling thread) until it completes; rethrows its exception.

@@ -102,8 +102,13 @@ std::vector<dht::StoreItem> declare_items(const std::vector<Uid>& uids, std::siz
 
 void run_large(const DhtBenchOptions& options) {
   const std::size_t file_limit = raise_file_limit();
+  if (file_limit < 16 * options.large_peers)
+    std::fprintf(stderr,
+                 "hm-bench-dht: warning: RLIMIT_NOFILE is %zu; %zu peers in one process may need "
+                 "~16 per peer (lower --idle_timeout or --large_peers if dials fail)\n",
+                 file_limit, options.large_peers);
   asio::io_context io;
-  Swarm swarm(io, options);
+  Swarm swarm(io, options, options.threads > 1 ? options.threads - 1 : 0);
   std::mt19937 rng(options.seed);
   const std::size_t n = std::max<std::size_t>(options.large_peers, 2);
   const std::size_t batch = std::max<std::size_t>(options.expert_batch_size, 1);
@@ -114,9 +119,11 @@ void run_large(const DhtBenchOptions& options) {
   std::vector<Uid> uids;
   std::vector<double> store_batch_ms, get_batch_ms;
   std::size_t stores = 0, stores_ok = 0, gets_ok = 0;
-  auto sample_usage = [&] {
+  std::size_t connections = 0;
+  auto sample_usage = [&]() -> asio::awaitable<void> {
     fds_peak = std::max(fds_peak, open_fds());
-    connections_peak = std::max(connections_peak, swarm.connection_count());
+    connections = co_await swarm.connection_count();
+    connections_peak = std::max(connections_peak, connections);
   };
 
   run_on(io, [&]() -> asio::awaitable<void> {
@@ -124,15 +131,15 @@ void run_large(const DhtBenchOptions& options) {
     double cpu_mark = cpu_seconds();
     for (std::size_t i = 0; i < n; ++i) {
       const std::size_t workers = i + 2 >= n ? batch : 0;  // the store and get peers
-      auto added = co_await swarm.add_peer(options.large_initial_peers, rng, workers);
+      auto added = co_await swarm.add_peer(options.large_initial_peers, rng, workers, workers != 0);
       if (!added) {
         std::fprintf(stderr, "hm-bench-dht: peer %zu: %s\n", i, added.error().message().c_str());
         std::exit(1);
       }
       if ((i + 1) % 128 == 0 || i + 1 == n) {
-        sample_usage();
+        co_await sample_usage();
         std::fprintf(stderr, "hm-bench-dht: %zu peers in %.1f s, %zu connections, %zu fds (t=%.3f)\n",
-                     i + 1, ms_since(created) / 1000, swarm.connection_count(), open_fds(),
+                     i + 1, ms_since(created) / 1000, connections, open_fds(),
                      monotonic_s());
       }
     }
@@ -157,13 +164,17 @@ void run_large(const DhtBenchOptions& options) {
       store_batch_ms.push_back(ms_since(t0));
       stores += count;
       stores_ok += static_cast<std::size_t>(std::count(ok.begin(), ok.end(), true));
-      if ((start / batch + 1) % 32 == 0) sample_usage();
+      if ((start / batch + 1) % 32 == 0) {
+        co_await sample_usage();
+        std::fprintf(stderr, "hm-bench-dht: %zu of %zu uids declared\n", end, uids.size());
+      }
     }
+    co_await sample_usage();
     const double cpu_stored = cpu_seconds();
     store_cpu_s = cpu_stored - cpu_mark;
     cpu_mark = cpu_stored;
     std::fprintf(stderr, "hm-bench-dht: %zu stores done, %zu connections, %zu fds (t=%.3f)\n",
-                 stores, swarm.connection_count(), open_fds(), monotonic_s());
+                 stores, connections, open_fds(), monotonic_s());
     for (std::size_t start = 0; start < uids.size(); start += batch) {
       const std::size_t end = std::min(start + batch, uids.size());
       std::vector<msgpack::Value> keys;
@@ -174,11 +185,11 @@ void run_large(const DhtBenchOptions& options) {
       const msgpack::Value expected(endpoints[start / batch]);
       for (const auto& result : found)
         gets_ok += result && !result->is_dictionary && result->value == expected ? 1 : 0;
-      if ((start / batch + 1) % 32 == 0) sample_usage();
+      if ((start / batch + 1) % 32 == 0) co_await sample_usage();
     }
     get_cpu_s = cpu_seconds() - cpu_mark;
+    co_await sample_usage();
     std::fprintf(stderr, "hm-bench-dht: gets done (t=%.3f)\n", monotonic_s());
-    sample_usage();
     co_await swarm.stop_all();
   });
   const std::size_t peak_kib = peak_rss_kib();
@@ -191,7 +202,12 @@ void run_large(const DhtBenchOptions& options) {
         .param("batch", static_cast<double>(batch))
         .param("seed", static_cast<double>(options.seed))
         .param("security", options.plaintext ? "plaintext" : "noise")
-        .param("setup", "one process, one io_context thread for all peers");
+        .param("threads", static_cast<double>(options.threads))
+        .param("setup", options.threads > 1
+                            ? "one process; store and get peers on the main io_context thread, "
+                              "the other peers on the other threads"
+                            : "one process, one io_context thread for all peers")
+        .param("idle_timeout_s", options.idle_timeout_s > 0 ? options.idle_timeout_s : 120);
   };
   auto published = [&](DhtJsonLine line) {
     return params(std::move(line))
@@ -257,7 +273,6 @@ void run_large(const DhtBenchOptions& options) {
   params(DhtJsonLine("open_files_peak").value(static_cast<double>(fds_peak), "fds"))
       .against("rlimit_nofile", static_cast<double>(file_limit))
       .param("connections_peak", static_cast<double>(connections_peak))
-      .param("idle_timeout_s", options.idle_timeout_s > 0 ? options.idle_timeout_s : 120)
       .print();
 }
 

@@ -149,7 +149,7 @@ void print_latencies(const std::string& what, const std::string& suffix, const S
 
 void run_rounds(const DhtBenchOptions& options, double failure_rate) {
   asio::io_context io;
-  Swarm swarm(io, options);
+  Swarm swarm(io, options, 0);
   std::mt19937 rng(options.seed);
   Totals totals;
   double creation_s = 0, total_s = 0;
@@ -157,7 +157,7 @@ void run_rounds(const DhtBenchOptions& options, double failure_rate) {
   run_on(io, [&]() -> asio::awaitable<void> {
     const auto created = Clock::now();
     for (std::size_t i = 0; i < options.num_peers; ++i) {
-      auto added = co_await swarm.add_peer(options.initial_peers, rng, 0);
+      auto added = co_await swarm.add_peer(options.initial_peers, rng, 0, true);
       if (!added) {
         std::fprintf(stderr, "hm-bench-dht: peer %zu: %s\n", i, added.error().message().c_str());
         std::exit(1);

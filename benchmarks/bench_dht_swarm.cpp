@@ -10,6 +10,8 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/executor_work_guard.hpp>
+#include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
 #include "bench_dht.hpp"
@@ -178,7 +180,8 @@ void run_on(asio::io_context& io, std::function<asio::awaitable<void>()> task) {
   if (failure) std::rethrow_exception(failure);
 }
 
-Swarm::Swarm(asio::io_context& io, const DhtBenchOptions& options) : io_(io) {
+Swarm::Swarm(asio::io_context& io, const DhtBenchOptions& options, std::size_t extra_threads)
+    : io_(io) {
   host_options_.listen_addrs.push_back(*net::Multiaddr::from_string("/ip4/127.0.0.1/tcp/0"));
   if (options.plaintext)
     host_options_.security = std::vector<net::Security>(1, net::Security::kPlaintext);
@@ -187,10 +190,28 @@ Swarm::Swarm(asio::io_context& io, const DhtBenchOptions& options) : io_(io) {
         static_cast<std::int64_t>(options.idle_timeout_s * 1000));
   node_options_.wait_timeout =
       std::chrono::milliseconds(static_cast<std::int64_t>(options.wait_timeout_s * 1000));
+  for (std::size_t i = 0; i < extra_threads; ++i) {
+    extra_.push_back(std::make_unique<asio::io_context>(1));
+    threads_.emplace_back([context = extra_.back().get()] {
+      auto work = asio::make_work_guard(*context);
+      context->run();
+    });
+  }
+}
+
+Swarm::~Swarm() {
+  for (auto& context : extra_) context->stop();
+  for (auto& thread : threads_) thread.join();
+}
+
+template <class Fn>
+asio::awaitable<void> Swarm::on(const asio::any_io_executor& executor, Fn fn) {
+  // co_spawn resumes us on our own executor when `fn` has finished on its thread.
+  co_await asio::co_spawn(executor, std::move(fn), asio::use_awaitable);
 }
 
 asio::awaitable<Result<void>> Swarm::add_peer(std::size_t initial_peers, std::mt19937& rng,
-                                              std::size_t num_workers) {
+                                              std::size_t num_workers, bool on_caller_thread) {
   // random.sample(peers, min(initial_peers, len(peers))), as benchmark_dht.py does.
   std::vector<std::size_t> earlier(peers_.size());
   for (std::size_t i = 0; i < earlier.size(); ++i) earlier[i] = i;
@@ -199,19 +220,34 @@ asio::awaitable<Result<void>> Swarm::add_peer(std::size_t initial_peers, std::mt
   dht::DhtNodeOptions options = node_options_;
   if (num_workers != 0) options.num_workers = num_workers;
   for (std::size_t i : earlier)
-    for (const auto& addr : peers_[i].host->listen_addrs())
-      options.initial_peers.push_back(addr.with_peer_id(peers_[i].host->peer_id()));
-  auto host = net::Host::create(io_.get_executor(), host_options_);
-  if (auto listening = host->listen(); !listening) {
-    co_await host->stop();
-    co_return listening.error();
-  }
-  auto node = co_await dht::DhtNode::create(host, std::move(options));
-  if (!node) {
-    co_await host->stop();
-    co_return node.error();
-  }
-  peers_.push_back(Peer{host, *node, true});
+    for (const auto& addr : peers_[i].addrs) options.initial_peers.push_back(addr);
+
+  asio::any_io_executor executor = io_.get_executor();
+  if (!on_caller_thread && !extra_.empty())
+    executor = extra_[next_extra_++ % extra_.size()]->get_executor();
+  Peer peer;
+  peer.executor = executor;
+  std::optional<Error> failure;
+  // Host and node are created, used and stopped on their own thread only.
+  co_await on(executor, [&]() -> asio::awaitable<void> {
+    peer.host = net::Host::create(executor, host_options_);
+    if (auto listening = peer.host->listen(); !listening) {
+      failure = listening.error();
+      co_await peer.host->stop();
+      co_return;
+    }
+    for (const auto& addr : peer.host->listen_addrs())
+      peer.addrs.push_back(addr.with_peer_id(peer.host->peer_id()));
+    auto node = co_await dht::DhtNode::create(peer.host, std::move(options));
+    if (!node) {
+      failure = node.error();
+      co_await peer.host->stop();
+      co_return;
+    }
+    peer.node = *node;
+  });
+  if (failure) co_return *failure;
+  peers_.push_back(std::move(peer));
   co_return ok();
 }
 
@@ -219,25 +255,33 @@ asio::awaitable<void> Swarm::kill(std::size_t i) {
   Peer& peer = peers_.at(i);
   if (!peer.alive) co_return;
   peer.alive = false;
-  co_await peer.host->stop();
-  co_await peer.node->shutdown();
+  co_await on(peer.executor, [&]() -> asio::awaitable<void> {
+    co_await peer.host->stop();
+    co_await peer.node->shutdown();
+  });
 }
 
 asio::awaitable<void> Swarm::stop_all() {
-  for (auto& peer : peers_)
-    if (peer.alive) co_await peer.node->shutdown();
   for (auto& peer : peers_) {
     if (!peer.alive) continue;
     peer.alive = false;
-    co_await peer.host->stop();
+    co_await on(peer.executor, [&]() -> asio::awaitable<void> {
+      co_await peer.node->shutdown();
+      co_await peer.host->stop();
+    });
   }
 }
 
-std::size_t Swarm::connection_count() const {
+asio::awaitable<std::size_t> Swarm::connection_count() {
   std::size_t n = 0;
-  for (const auto& peer : peers_)
-    if (peer.alive) n += peer.host->connection_count();
-  return n;
+  for (auto& peer : peers_) {
+    if (!peer.alive) continue;
+    co_await on(peer.executor, [&]() -> asio::awaitable<void> {
+      n += peer.host->connection_count();
+      co_return;
+    });
+  }
+  co_return n;
 }
 
 }  // namespace hivemind::bench

@@ -46,25 +46,34 @@ bool Traversal::refresh(std::size_t q) {
 }
 
 std::optional<Traversal::Request> Traversal::next() {
+  // One explorable() scan per query (it walks the visited prefix of the query's known nodes);
+  // this loop runs for every request, so it dominates long multi-key lookups.
   std::size_t best = queries_.size();
   DHTID best_distance;
+  DHTID node_id;
   for (std::size_t q = 0; q < queries_.size(); ++q) {
-    if (!refresh(q)) continue;
-    const DHTID& distance = explorable(q)->first;
-    if (best == queries_.size() || states_[q].active < states_[best].active ||
-        (states_[q].active == states_[best].active && distance < best_distance)) {
+    QueryState& s = states_[q];
+    if (s.finished) continue;
+    auto candidate = explorable(q);
+    if (candidate == s.known.end()) {
+      if (s.active == 0) mark_finished(q);
+      continue;
+    }
+    if (best == queries_.size() || s.active < states_[best].active ||
+        (s.active == states_[best].active && candidate->first < best_distance)) {
       best = q;
-      best_distance = distance;
+      best_distance = candidate->first;
+      node_id = candidate->second;
     }
   }
   if (best == queries_.size()) return std::nullopt;
 
-  DHTID node_id = explorable(best)->second;
   Request request{NodeInfo{node_id, peers_.at(node_id)}, {best}};
 
   // Pack other unfinished queries for which this node is unvisited, nearest to the node first.
   if (options_.queries_per_call > 1) {
-    std::vector<std::pair<DHTID, std::size_t>> extra;
+    auto& extra = scratch_;
+    extra.clear();
     for (std::size_t q = 0; q < queries_.size(); ++q) {
       if (q == best || states_[q].finished || states_[q].visited.contains(node_id)) continue;
       extra.emplace_back(queries_[q].distance(node_id), q);
