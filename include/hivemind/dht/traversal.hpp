@@ -96,6 +96,7 @@ class Traversal {
   std::vector<std::size_t> newly_finished_;
   std::size_t unfinished_ = 0;
   std::size_t in_flight_ = 0;
+  std::vector<std::pair<DHTID, std::size_t>> scratch_;  // next(): reused, so no malloc per request
 };
 
 }  // namespace hivemind::dht
