@@ -1,13 +1,14 @@
 // hm-bench-dht: an equivalent of hivemind's benchmarks/benchmark_dht.py (default mode) and of
 // its published 1024-node run (--large), printing JSON lines (DESIGN.md section 9; figures in
 // docs/benchmarks.md).
+#include "bench_dht.hpp"
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <string>
 
-#include "bench_dht.hpp"
 #include "hivemind/core/log.hpp"
 
 namespace hivemind::bench {
@@ -60,7 +61,8 @@ int parse_args(int argc, char** argv, DhtBenchOptions& o) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     for (auto& c : arg)
-      if (c == '-' && &c != &arg[0] && &c != &arg[1]) c = '_';
+      if (c == '-' && &c != &arg[0] && &c != &arg[1])
+        c = '_';
     double v = 0;
     auto number = [&]() {
       if (i + 1 >= argc || !parse_number(argv[i + 1], v)) {
@@ -71,7 +73,8 @@ int parse_args(int argc, char** argv, DhtBenchOptions& o) {
       return true;
     };
     auto count = [&](std::size_t& out) {
-      if (!number()) return false;
+      if (!number())
+        return false;
       out = static_cast<std::size_t>(v);
       return true;
     };
@@ -138,7 +141,8 @@ int parse_args(int argc, char** argv, DhtBenchOptions& o) {
     o.large_peers = 64;
     o.num_experts = 1024;
   }
-  if (o.large && o.idle_timeout_s == 0) o.idle_timeout_s = o.large_idle_timeout_s;
+  if (o.large && o.idle_timeout_s == 0)
+    o.idle_timeout_s = o.large_idle_timeout_s;
   if (o.num_peers < 2 || o.num_store_peers == 0 || o.num_get_peers == 0) {
     std::fprintf(stderr, "hm-bench-dht: need at least 2 peers and 1 store and get peer\n");
     return 2;
@@ -152,9 +156,10 @@ int parse_args(int argc, char** argv, DhtBenchOptions& o) {
 int main(int argc, char** argv) {
   using namespace hivemind::bench;  // NOLINT(google-build-using-namespace)
   DhtBenchOptions options;
-  if (int rc = parse_args(argc, argv, options); rc != 0) return rc == 1 ? 0 : rc;
+  if (int rc = parse_args(argc, argv, options); rc != 0)
+    return rc == 1 ? 0 : rc;
   hivemind::set_log_level("error");  // killed peers make the survivors log failed calls
-  raise_file_limit();                 // every peer's listener and connections are ours
+  raise_file_limit();                // every peer's listener and connections are ours
   try {
     if (options.large) {
       run_large(options);

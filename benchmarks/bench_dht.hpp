@@ -35,13 +35,13 @@ struct DhtBenchOptions {
   std::size_t num_peers = 16;
   std::size_t initial_peers = 4;  ///< each new peer bootstraps from this many random earlier ones
   std::uint32_t seed = 30;
-  std::size_t num_threads = 10;        ///< concurrent store-and-get tasks
-  std::size_t total_num_rounds = 16;   ///< rounds per task
-  std::size_t num_store_peers = 8;     ///< peers storing one subkey each per round
-  std::size_t num_get_peers = 8;       ///< peers getting the key per round
-  double wait_timeout_s = 5;           ///< DhtNodeOptions::wait_timeout of every peer
-  double expiration_s = 300;           ///< stores expire this long after now
-  bool latest = true;                  ///< get(key, latest)
+  std::size_t num_threads = 10;       ///< concurrent store-and-get tasks
+  std::size_t total_num_rounds = 16;  ///< rounds per task
+  std::size_t num_store_peers = 8;    ///< peers storing one subkey each per round
+  std::size_t num_get_peers = 8;      ///< peers getting the key per round
+  double wait_timeout_s = 5;          ///< DhtNodeOptions::wait_timeout of every peer
+  double expiration_s = 300;          ///< stores expire this long after now
+  bool latest = true;                 ///< get(key, latest)
   /// Fraction of peers killed mid-run; unset runs both 0 (the "_no_failures" cases) and 0.1.
   std::optional<double> failure_rate;
 
@@ -76,7 +76,9 @@ class DhtJsonLine {
   DhtJsonLine& against(std::string name, double against_value);
   DhtJsonLine& param(const std::string& key, double v);
   DhtJsonLine& param(const std::string& key, const std::string& v);
+
   DhtJsonLine& param(const std::string& key, const char* v) { return param(key, std::string(v)); }
+
   void print() const;
 
  private:
@@ -97,6 +99,7 @@ struct Stats {
   double p99 = 0;
   double max = 0;
 };
+
 Stats summarize(std::vector<double> values);
 
 /// Milliseconds since `start` on the steady clock.
@@ -137,8 +140,10 @@ class Swarm {
   /// as benchmark_dht.py does. `num_workers` overrides DhtNodeOptions::num_workers when nonzero.
   /// The peer lives on the caller's thread if `on_caller_thread` or there are no extra threads,
   /// else on the next extra thread in turn. Errors: listen or bootstrap failures.
-  asio::awaitable<Result<void>> add_peer(std::size_t initial_peers, std::mt19937& rng,
-                                         std::size_t num_workers, bool on_caller_thread);
+  asio::awaitable<Result<void>> add_peer(std::size_t initial_peers,
+                                         std::mt19937& rng,
+                                         std::size_t num_workers,
+                                         bool on_caller_thread);
   /// Kills peer `i` abruptly: its host stops (connections closed, no goodbye message), then its
   /// node's background tasks are cancelled.
   asio::awaitable<void> kill(std::size_t i);

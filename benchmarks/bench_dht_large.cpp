@@ -42,6 +42,7 @@ double monotonic_s() {
 
 struct Uid {
   int x, y, z;
+
   std::string text() const { return fmt::format("expert.{}.{}.{}", x, y, z); }
 };
 
@@ -51,7 +52,8 @@ std::vector<Uid> sample_uids(std::size_t count, std::mt19937& rng) {
   std::vector<Uid> out;
   for (std::size_t i = 0; i < count; ++i) {
     Uid uid{coord(rng), coord(rng), coord(rng)};
-    if (seen.emplace(uid.x, uid.y, uid.z).second) out.push_back(uid);
+    if (seen.emplace(uid.x, uid.y, uid.z).second)
+      out.push_back(uid);
   }
   std::shuffle(out.begin(), out.end(), rng);
   return out;
@@ -64,8 +66,10 @@ std::string random_endpoint(std::mt19937& rng) {
 }
 
 /// The items declare_experts stores for one batch, deduplicated by (key, subkey), last wins.
-std::vector<dht::StoreItem> declare_items(const std::vector<Uid>& uids, std::size_t begin,
-                                          std::size_t end, const std::string& endpoint,
+std::vector<dht::StoreItem> declare_items(const std::vector<Uid>& uids,
+                                          std::size_t begin,
+                                          std::size_t end,
+                                          const std::string& endpoint,
                                           double expiration) {
   std::vector<dht::StoreItem> items;
   std::map<std::pair<std::string, std::int64_t>, std::size_t> index;  // subkey -1: none
@@ -79,7 +83,8 @@ std::vector<dht::StoreItem> declare_items(const std::vector<Uid>& uids, std::siz
     item.key = msgpack::Value(std::move(key));
     item.value = std::move(value);
     item.expiration = expiration;
-    if (subkey) item.subkey = msgpack::Value(*subkey);
+    if (subkey)
+      item.subkey = msgpack::Value(*subkey);
     items.push_back(std::move(item));
   };
   for (std::size_t i = begin; i < end; ++i) {
@@ -106,7 +111,8 @@ void run_large(const DhtBenchOptions& options) {
     std::fprintf(stderr,
                  "hm-bench-dht: warning: RLIMIT_NOFILE is %zu; %zu peers in one process may need "
                  "~16 per peer (lower --idle_timeout or --large_peers if dials fail)\n",
-                 file_limit, options.large_peers);
+                 file_limit,
+                 options.large_peers);
   asio::io_context io;
   Swarm swarm(io, options, options.threads > 1 ? options.threads - 1 : 0);
   std::mt19937 rng(options.seed);
@@ -138,8 +144,12 @@ void run_large(const DhtBenchOptions& options) {
       }
       if ((i + 1) % 128 == 0 || i + 1 == n) {
         co_await sample_usage();
-        std::fprintf(stderr, "hm-bench-dht: %zu peers in %.1f s, %zu connections, %zu fds (t=%.3f)\n",
-                     i + 1, ms_since(created) / 1000, connections, open_fds(),
+        std::fprintf(stderr,
+                     "hm-bench-dht: %zu peers in %.1f s, %zu connections, %zu fds (t=%.3f)\n",
+                     i + 1,
+                     ms_since(created) / 1000,
+                     connections,
+                     open_fds(),
                      monotonic_s());
       }
     }
@@ -157,8 +167,12 @@ void run_large(const DhtBenchOptions& options) {
       const std::size_t end = std::min(start + batch, uids.size());
       endpoints.push_back(random_endpoint(rng));
       const auto t0 = Clock::now();
-      auto items = declare_items(uids, start, end, endpoints.back(),
-                                 SystemClock::instance().unix_seconds() + options.large_expiration_s);
+      auto items =
+          declare_items(uids,
+                        start,
+                        end,
+                        endpoints.back(),
+                        SystemClock::instance().unix_seconds() + options.large_expiration_s);
       const std::size_t count = items.size();
       auto ok = co_await store_peer.store_many(std::move(items));
       store_batch_ms.push_back(ms_since(t0));
@@ -173,19 +187,25 @@ void run_large(const DhtBenchOptions& options) {
     const double cpu_stored = cpu_seconds();
     store_cpu_s = cpu_stored - cpu_mark;
     cpu_mark = cpu_stored;
-    std::fprintf(stderr, "hm-bench-dht: %zu stores done, %zu connections, %zu fds (t=%.3f)\n",
-                 stores, connections, open_fds(), monotonic_s());
+    std::fprintf(stderr,
+                 "hm-bench-dht: %zu stores done, %zu connections, %zu fds (t=%.3f)\n",
+                 stores,
+                 connections,
+                 open_fds(),
+                 monotonic_s());
     for (std::size_t start = 0; start < uids.size(); start += batch) {
       const std::size_t end = std::min(start + batch, uids.size());
       std::vector<msgpack::Value> keys;
-      for (std::size_t i = start; i < end; ++i) keys.push_back(msgpack::Value(uids[i].text()));
+      for (std::size_t i = start; i < end; ++i)
+        keys.push_back(msgpack::Value(uids[i].text()));
       const auto t0 = Clock::now();
       auto found = co_await get_peer.get_many(std::move(keys), false);
       get_batch_ms.push_back(ms_since(t0));
       const msgpack::Value expected(endpoints[start / batch]);
       for (const auto& result : found)
         gets_ok += result && !result->is_dictionary && result->value == expected ? 1 : 0;
-      if ((start / batch + 1) % 32 == 0) co_await sample_usage();
+      if ((start / batch + 1) % 32 == 0)
+        co_await sample_usage();
     }
     get_cpu_s = cpu_seconds() - cpu_mark;
     co_await sample_usage();
@@ -203,10 +223,11 @@ void run_large(const DhtBenchOptions& options) {
         .param("seed", static_cast<double>(options.seed))
         .param("security", options.plaintext ? "plaintext" : "noise")
         .param("threads", static_cast<double>(options.threads))
-        .param("setup", options.threads > 1
-                            ? "one process; store and get peers on the main io_context thread, "
-                              "the other peers on the other threads"
-                            : "one process, one io_context thread for all peers")
+        .param("setup",
+               options.threads > 1
+                   ? "one process; store and get peers on the main io_context thread, "
+                     "the other peers on the other threads"
+                   : "one process, one io_context thread for all peers")
         .param("idle_timeout_s", options.idle_timeout_s > 0 ? options.idle_timeout_s : 120);
   };
   auto published = [&](DhtJsonLine line) {
@@ -217,21 +238,25 @@ void run_large(const DhtBenchOptions& options) {
         .param("mean_definition", "total batch wall time / items, as the published run");
   };
   double total_store_ms = 0, total_get_ms = 0;
-  for (double v : store_batch_ms) total_store_ms += v;
-  for (double v : get_batch_ms) total_get_ms += v;
+  for (double v : store_batch_ms)
+    total_store_ms += v;
+  for (double v : get_batch_ms)
+    total_get_ms += v;
   params(DhtJsonLine("swarm_creation_s").value(creation_s, "s"))
       .against("hivemind_published_creation_s", kPublishedCreationS)
       .param("cpu_s", creation_cpu_s)
       .print();
-  params(DhtJsonLine("store_success_rate").value(100.0 * static_cast<double>(stores_ok) /
-                                                     static_cast<double>(std::max<std::size_t>(stores, 1)),
-                                                 "%"))
+  params(DhtJsonLine("store_success_rate")
+             .value(100.0 * static_cast<double>(stores_ok)
+                        / static_cast<double>(std::max<std::size_t>(stores, 1)),
+                    "%"))
       .param("ok", static_cast<double>(stores_ok))
       .param("total", static_cast<double>(stores))
       .print();
-  params(DhtJsonLine("get_success_rate").value(100.0 * static_cast<double>(gets_ok) /
-                                                   static_cast<double>(std::max<std::size_t>(uids.size(), 1)),
-                                               "%"))
+  params(DhtJsonLine("get_success_rate")
+             .value(100.0 * static_cast<double>(gets_ok)
+                        / static_cast<double>(std::max<std::size_t>(uids.size(), 1)),
+                    "%"))
       .param("ok", static_cast<double>(gets_ok))
       .param("total", static_cast<double>(uids.size()))
       .print();
@@ -239,13 +264,15 @@ void run_large(const DhtBenchOptions& options) {
   const double get_mean = total_get_ms / static_cast<double>(std::max<std::size_t>(uids.size(), 1));
   published(DhtJsonLine("store_latency_mean_ms").value(store_mean, "ms"))
       .against("hivemind_published_store_mean_ms", kPublishedStoreMeanMs)
-      .param("cpu_ms_per_item", 1000 * store_cpu_s / static_cast<double>(std::max<std::size_t>(stores, 1)))
+      .param("cpu_ms_per_item",
+             1000 * store_cpu_s / static_cast<double>(std::max<std::size_t>(stores, 1)))
       .param("goal", "ratio <= 0.1")
       .param("goal_met", store_mean <= 0.1 * kPublishedStoreMeanMs ? "yes" : "no")
       .print();
   published(DhtJsonLine("get_latency_mean_ms").value(get_mean, "ms"))
       .against("hivemind_published_get_mean_ms", kPublishedGetMeanMs)
-      .param("cpu_ms_per_key", 1000 * get_cpu_s / static_cast<double>(std::max<std::size_t>(uids.size(), 1)))
+      .param("cpu_ms_per_key",
+             1000 * get_cpu_s / static_cast<double>(std::max<std::size_t>(uids.size(), 1)))
       .param("goal", "ratio <= 0.1")
       .param("goal_met", get_mean <= 0.1 * kPublishedGetMeanMs ? "yes" : "no")
       .print();
@@ -262,7 +289,8 @@ void run_large(const DhtBenchOptions& options) {
           .print();
   }
   const double per_node_kib =
-      static_cast<double>(peak_kib > baseline_kib ? peak_kib - baseline_kib : 0) / static_cast<double>(n);
+      static_cast<double>(peak_kib > baseline_kib ? peak_kib - baseline_kib : 0)
+      / static_cast<double>(n);
   params(DhtJsonLine("memory_per_node_kib").value(per_node_kib, "KiB"))
       .param("definition", "(peak RSS VmHWM - RSS before the swarm) / peers")
       .param("peak_rss_mib", static_cast<double>(peak_kib) / 1024)

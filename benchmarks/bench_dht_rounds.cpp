@@ -27,7 +27,8 @@ namespace msgpack = dht::msgpack;
 using Clock = std::chrono::steady_clock;
 
 /// random.sample(population, k)
-std::vector<std::size_t> sample(std::vector<std::size_t> population, std::size_t k,
+std::vector<std::size_t> sample(std::vector<std::size_t> population,
+                                std::size_t k,
                                 std::mt19937& rng) {
   k = std::min(k, population.size());
   for (std::size_t i = 0; i < k; ++i) {
@@ -78,29 +79,35 @@ struct Totals {
 };
 
 /// One task of the script (store_and_get_task).
-asio::awaitable<void> store_and_get_task(Swarm& swarm, const DhtBenchOptions& options,
+asio::awaitable<void> store_and_get_task(Swarm& swarm,
+                                         const DhtBenchOptions& options,
                                          const std::vector<std::size_t>& remaining,
-                                         NodeKiller& killer, std::mt19937& rng, Totals& totals) {
+                                         NodeKiller& killer,
+                                         std::mt19937& rng,
+                                         Totals& totals) {
   for (std::size_t round = 0; round < options.total_num_rounds; ++round) {
     const std::string key = random_hex(rng);
     const auto store_start = Clock::now();
     const auto store_peers = sample(remaining, options.num_store_peers, rng);
     std::vector<std::string> subkeys, values;
-    for (std::size_t j = 0; j < store_peers.size(); ++j) subkeys.push_back(random_hex(rng));
-    for (std::size_t j = 0; j < store_peers.size(); ++j) values.push_back(random_hex(rng));
+    for (std::size_t j = 0; j < store_peers.size(); ++j)
+      subkeys.push_back(random_hex(rng));
+    for (std::size_t j = 0; j < store_peers.size(); ++j)
+      values.push_back(random_hex(rng));
     std::vector<char> stored(store_peers.size(), 0);
-    co_await for_each_concurrently(0, store_peers.size(), [&](std::size_t j) -> asio::awaitable<void> {
-      const auto start = Clock::now();
-      const double expiration = SystemClock::instance().unix_seconds() + options.expiration_s;
-      msgpack::Value key_value(key);
-      msgpack::Value value(values[j]);
-      std::optional<msgpack::Value> subkey(msgpack::Value(subkeys[j]));
-      auto& node = *swarm.peers()[store_peers[j]].node;
-      const bool ok = co_await node.store(std::move(key_value), std::move(value), expiration,
-                                          std::move(subkey));
-      stored[j] = ok ? 1 : 0;
-      totals.store_ms.push_back(ms_since(start));
-    });
+    co_await for_each_concurrently(
+        0, store_peers.size(), [&](std::size_t j) -> asio::awaitable<void> {
+          const auto start = Clock::now();
+          const double expiration = SystemClock::instance().unix_seconds() + options.expiration_s;
+          msgpack::Value key_value(key);
+          msgpack::Value value(values[j]);
+          std::optional<msgpack::Value> subkey(msgpack::Value(subkeys[j]));
+          auto& node = *swarm.peers()[store_peers[j]].node;
+          const bool ok = co_await node.store(
+              std::move(key_value), std::move(value), expiration, std::move(subkey));
+          stored[j] = ok ? 1 : 0;
+          totals.store_ms.push_back(ms_since(start));
+        });
     if (auto victim = killer.check(rng)) {
       co_await swarm.kill(*victim);
       ++totals.killed;
@@ -113,31 +120,37 @@ asio::awaitable<void> store_and_get_task(Swarm& swarm, const DhtBenchOptions& op
     const auto get_start = Clock::now();
     const auto get_peers = sample(remaining, options.num_get_peers, rng);
     std::vector<std::optional<dht::FoundValue>> found(get_peers.size());
-    co_await for_each_concurrently(0, get_peers.size(), [&](std::size_t j) -> asio::awaitable<void> {
-      const auto start = Clock::now();
-      msgpack::Value key_value(key);
-      auto& node = *swarm.peers()[get_peers[j]].node;
-      auto result = co_await node.get(std::move(key_value), options.latest);
-      found[j] = std::move(result);
-      totals.get_ms.push_back(ms_since(start));
-    });
+    co_await for_each_concurrently(
+        0, get_peers.size(), [&](std::size_t j) -> asio::awaitable<void> {
+          const auto start = Clock::now();
+          msgpack::Value key_value(key);
+          auto& node = *swarm.peers()[get_peers[j]].node;
+          auto result = co_await node.get(std::move(key_value), options.latest);
+          found[j] = std::move(result);
+          totals.get_ms.push_back(ms_since(start));
+        });
     totals.get_round_ms.push_back(ms_since(get_start));
     totals.gets += found.size();
     for (const auto& result : found) {
-      if (!result || !result->is_dictionary || result->subkeys.size() != ok_stores) continue;
+      if (!result || !result->is_dictionary || result->subkeys.size() != ok_stores)
+        continue;
       bool good = true;
       for (const auto& [subkey, entry] : result->subkeys) {
-        auto at = std::find_if(subkeys.begin(), subkeys.end(),
-                               [&](const std::string& s) { return subkey == msgpack::Value(s); });
-        good = good && at != subkeys.end() &&
-               entry.value == msgpack::Value(values[static_cast<std::size_t>(at - subkeys.begin())]);
+        auto at = std::find_if(subkeys.begin(), subkeys.end(), [&](const std::string& s) {
+          return subkey == msgpack::Value(s);
+        });
+        good = good && at != subkeys.end()
+               && entry.value
+                      == msgpack::Value(values[static_cast<std::size_t>(at - subkeys.begin())]);
       }
       totals.gets_ok += good ? 1 : 0;
     }
   }
 }
 
-void print_latencies(const std::string& what, const std::string& suffix, const Stats& s,
+void print_latencies(const std::string& what,
+                     const std::string& suffix,
+                     const Stats& s,
                      const std::function<DhtJsonLine(DhtJsonLine)>& params) {
   params(DhtJsonLine(what + "_latency_mean_ms" + suffix).value(s.mean, "ms")).print();
   params(DhtJsonLine(what + "_latency_p50_ms" + suffix).value(s.p50, "ms")).print();
@@ -174,7 +187,8 @@ void run_rounds(const DhtBenchOptions& options, double failure_rate) {
     auto victims = sample(range(n), victims_count, rng);
     std::vector<std::size_t> remaining;
     for (std::size_t i = 0; i < n; ++i)
-      if (std::find(victims.begin(), victims.end(), i) == victims.end()) remaining.push_back(i);
+      if (std::find(victims.begin(), victims.end(), i) == victims.end())
+        remaining.push_back(i);
     const std::size_t iterations = options.num_threads * options.total_num_rounds;
     auto timestamps = sample(range(iterations), std::min(victims_count, iterations), rng);
     std::sort(timestamps.begin(), timestamps.end());
@@ -201,10 +215,10 @@ void run_rounds(const DhtBenchOptions& options, double failure_rate) {
         .param("security", options.plaintext ? "plaintext" : "noise")
         .param("setup", "one process, one io_context thread for all peers");
   };
-  const double store_rate = 100.0 * static_cast<double>(totals.stores_ok) /
-                            static_cast<double>(std::max<std::size_t>(totals.stores, 1));
-  const double get_rate = 100.0 * static_cast<double>(totals.gets_ok) /
-                          static_cast<double>(std::max<std::size_t>(totals.gets, 1));
+  const double store_rate = 100.0 * static_cast<double>(totals.stores_ok)
+                            / static_cast<double>(std::max<std::size_t>(totals.stores, 1));
+  const double get_rate = 100.0 * static_cast<double>(totals.gets_ok)
+                          / static_cast<double>(std::max<std::size_t>(totals.gets, 1));
   const double get_goal = failure_rate == 0 ? 100 : 99;
   params(DhtJsonLine("swarm_creation_s" + suffix).value(creation_s, "s")).print();
   params(DhtJsonLine("store_success_rate" + suffix).value(store_rate, "%"))

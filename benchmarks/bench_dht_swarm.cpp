@@ -1,6 +1,4 @@
 // hm-bench-dht: result lines, statistics, process figures and the swarm of DhtNodes.
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +11,7 @@
 #include <asio/executor_work_guard.hpp>
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
+#include <sys/resource.h>
 
 #include "bench_dht.hpp"
 #include "hivemind/net/multiaddr.hpp"
@@ -36,8 +35,10 @@ std::string json_string(const std::string& s) {
 }
 
 std::string json_number(double v) {
-  if (!std::isfinite(v)) return "null";
-  if (v == std::floor(v) && std::fabs(v) < 1e15) return fmt::format("{:.0f}", v);
+  if (!std::isfinite(v))
+    return "null";
+  if (v == std::floor(v) && std::fabs(v) < 1e15)
+    return fmt::format("{:.0f}", v);
   return std::fabs(v) >= 100 ? fmt::format("{:.1f}", v) : fmt::format("{:.4g}", v);
 }
 
@@ -46,8 +47,8 @@ std::size_t status_kib(const std::string& field) {
   std::ifstream in("/proc/self/status");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind(field + ":", 0) == 0) return std::strtoull(line.c_str() + field.size() + 1,
-                                                              nullptr, 10);
+    if (line.rfind(field + ":", 0) == 0)
+      return std::strtoull(line.c_str() + field.size() + 1, nullptr, 10);
   }
   return 0;
 }
@@ -83,8 +84,8 @@ void DhtJsonLine::print() const {
   if (value_) {
     out += R"(,"value":)" + json_number(*value_) + R"(,"unit":)" + json_string(unit_);
     if (!against_.empty()) {
-      out += R"(,"against":)" + json_string(against_) + R"(,"against_value":)" +
-             json_number(against_value_);
+      out += R"(,"against":)" + json_string(against_) + R"(,"against_value":)"
+             + json_number(against_value_);
       const double ratio = against_value_ != 0 ? *value_ / against_value_ : NAN;
       out += R"(,"ratio":)" + (std::isfinite(ratio) ? fmt::format("{:.4f}", ratio) : "null");
     }
@@ -100,13 +101,16 @@ void DhtJsonLine::print() const {
 Stats summarize(std::vector<double> values) {
   Stats s;
   s.count = values.size();
-  if (values.empty()) return s;
+  if (values.empty())
+    return s;
   std::sort(values.begin(), values.end());
   double sum = 0;
-  for (double v : values) sum += v;
+  for (double v : values)
+    sum += v;
   s.mean = sum / static_cast<double>(values.size());
   double squares = 0;
-  for (double v : values) squares += (v - s.mean) * (v - s.mean);
+  for (double v : values)
+    squares += (v - s.mean) * (v - s.mean);
   s.std = values.size() > 1 ? std::sqrt(squares / static_cast<double>(values.size() - 1)) : 0;
   auto rank = [&](double q) {
     auto r = static_cast<std::size_t>(std::ceil(q * static_cast<double>(values.size())));
@@ -123,12 +127,18 @@ double ms_since(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
-std::size_t peak_rss_kib() { return status_kib("VmHWM"); }
-std::size_t current_rss_kib() { return status_kib("VmRSS"); }
+std::size_t peak_rss_kib() {
+  return status_kib("VmHWM");
+}
+
+std::size_t current_rss_kib() {
+  return status_kib("VmRSS");
+}
 
 double cpu_seconds() {
   rusage usage{};
-  if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
+  if (getrusage(RUSAGE_SELF, &usage) != 0)
+    return 0;
   auto seconds = [](const timeval& t) {
     return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
   };
@@ -146,7 +156,8 @@ std::size_t open_fds() {
 
 std::size_t raise_file_limit() {
   rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0)
+    return 0;
   if (limit.rlim_cur < limit.rlim_max) {
     limit.rlim_cur = limit.rlim_max;
     (void)setrlimit(RLIMIT_NOFILE, &limit);
@@ -157,7 +168,8 @@ std::size_t raise_file_limit() {
 
 std::string random_hex(std::mt19937& rng) {
   std::string out;
-  for (int i = 0; i < 4; ++i) out += fmt::format("{:08x}", static_cast<std::uint32_t>(rng()));
+  for (int i = 0; i < 4; ++i)
+    out += fmt::format("{:08x}", static_cast<std::uint32_t>(rng()));
   return out;
 }
 
@@ -177,7 +189,8 @@ void run_on(asio::io_context& io, std::function<asio::awaitable<void>()> task) {
       asio::detached);
   while (!done && io.run_one() > 0) {
   }
-  if (failure) std::rethrow_exception(failure);
+  if (failure)
+    std::rethrow_exception(failure);
 }
 
 Swarm::Swarm(asio::io_context& io, const DhtBenchOptions& options, std::size_t extra_threads)
@@ -186,8 +199,8 @@ Swarm::Swarm(asio::io_context& io, const DhtBenchOptions& options, std::size_t e
   if (options.plaintext)
     host_options_.security = std::vector<net::Security>(1, net::Security::kPlaintext);
   if (options.idle_timeout_s > 0)
-    host_options_.idle_timeout = std::chrono::milliseconds(
-        static_cast<std::int64_t>(options.idle_timeout_s * 1000));
+    host_options_.idle_timeout =
+        std::chrono::milliseconds(static_cast<std::int64_t>(options.idle_timeout_s * 1000));
   node_options_.wait_timeout =
       std::chrono::milliseconds(static_cast<std::int64_t>(options.wait_timeout_s * 1000));
   for (std::size_t i = 0; i < extra_threads; ++i) {
@@ -200,8 +213,10 @@ Swarm::Swarm(asio::io_context& io, const DhtBenchOptions& options, std::size_t e
 }
 
 Swarm::~Swarm() {
-  for (auto& context : extra_) context->stop();
-  for (auto& thread : threads_) thread.join();
+  for (auto& context : extra_)
+    context->stop();
+  for (auto& thread : threads_)
+    thread.join();
 }
 
 template <class Fn>
@@ -210,17 +225,22 @@ asio::awaitable<void> Swarm::on(const asio::any_io_executor& executor, Fn fn) {
   co_await asio::co_spawn(executor, std::move(fn), asio::use_awaitable);
 }
 
-asio::awaitable<Result<void>> Swarm::add_peer(std::size_t initial_peers, std::mt19937& rng,
-                                              std::size_t num_workers, bool on_caller_thread) {
+asio::awaitable<Result<void>> Swarm::add_peer(std::size_t initial_peers,
+                                              std::mt19937& rng,
+                                              std::size_t num_workers,
+                                              bool on_caller_thread) {
   // random.sample(peers, min(initial_peers, len(peers))), as benchmark_dht.py does.
   std::vector<std::size_t> earlier(peers_.size());
-  for (std::size_t i = 0; i < earlier.size(); ++i) earlier[i] = i;
+  for (std::size_t i = 0; i < earlier.size(); ++i)
+    earlier[i] = i;
   std::shuffle(earlier.begin(), earlier.end(), rng);
   earlier.resize(std::min(initial_peers, earlier.size()));
   dht::DhtNodeOptions options = node_options_;
-  if (num_workers != 0) options.num_workers = num_workers;
+  if (num_workers != 0)
+    options.num_workers = num_workers;
   for (std::size_t i : earlier)
-    for (const auto& addr : peers_[i].addrs) options.initial_peers.push_back(addr);
+    for (const auto& addr : peers_[i].addrs)
+      options.initial_peers.push_back(addr);
 
   asio::any_io_executor executor = io_.get_executor();
   if (!on_caller_thread && !extra_.empty())
@@ -246,14 +266,16 @@ asio::awaitable<Result<void>> Swarm::add_peer(std::size_t initial_peers, std::mt
     }
     peer.node = *node;
   });
-  if (failure) co_return *failure;
+  if (failure)
+    co_return *failure;
   peers_.push_back(std::move(peer));
   co_return ok();
 }
 
 asio::awaitable<void> Swarm::kill(std::size_t i) {
   Peer& peer = peers_.at(i);
-  if (!peer.alive) co_return;
+  if (!peer.alive)
+    co_return;
   peer.alive = false;
   co_await on(peer.executor, [&]() -> asio::awaitable<void> {
     co_await peer.host->stop();
@@ -263,7 +285,8 @@ asio::awaitable<void> Swarm::kill(std::size_t i) {
 
 asio::awaitable<void> Swarm::stop_all() {
   for (auto& peer : peers_) {
-    if (!peer.alive) continue;
+    if (!peer.alive)
+      continue;
     peer.alive = false;
     co_await on(peer.executor, [&]() -> asio::awaitable<void> {
       co_await peer.node->shutdown();
@@ -275,7 +298,8 @@ asio::awaitable<void> Swarm::stop_all() {
 asio::awaitable<std::size_t> Swarm::connection_count() {
   std::size_t n = 0;
   for (auto& peer : peers_) {
-    if (!peer.alive) continue;
+    if (!peer.alive)
+      continue;
     co_await on(peer.executor, [&]() -> asio::awaitable<void> {
       n += peer.host->connection_count();
       co_return;
