@@ -6,54 +6,9 @@
 #include <CLI/CLI.hpp>
 
 #include "hivemind/core/log.hpp"
-#include "hivemind/net/identity.hpp"
 
 namespace hivemind::tools {
 namespace {
-
-namespace net = hivemind::net;
-
-/// A CLI11 check that rejects text that is not a multiaddr, so that a bad address is a flag error
-/// (exit 2, "--initial_peers: bad multiaddr '...'") like every other.
-/// With `need_peer_id`, the address must also end in /p2p/<peer id> (initial peers: the node
-/// would otherwise skip it and report a bootstrap failure).
-CLI::Validator multiaddr_check(bool need_peer_id = false) {
-  return CLI::Validator(
-      [need_peer_id](std::string& text) -> std::string {
-        auto parsed = net::Multiaddr::from_string(text);
-        if (!parsed)
-          return "bad multiaddr '" + text + "' (" + parsed.error().message() + ")";
-        if (need_peer_id && !parsed->peer_id())
-          return "multiaddr '" + text + "' has no /p2p/<peer id> component";
-        return {};
-      },
-      "MULTIADDR");
-}
-
-CLI::Validator log_level_check() {
-  return CLI::Validator(
-      [](std::string& text) -> std::string {
-        static const char* const kLevels[] = {
-            "trace", "debug", "info", "warn", "error", "critical", "off"};
-        for (const char* level : kLevels)
-          if (text == level)
-            return {};
-        return "unknown log level '" + text + "'";
-      },
-      "LEVEL");
-}
-
-Result<std::vector<net::Multiaddr>> parse_addrs(const std::vector<std::string>& texts,
-                                                const char* flag) {
-  std::vector<net::Multiaddr> out;
-  for (const auto& text : texts) {
-    auto addr = net::Multiaddr::from_string(text);
-    if (!addr)
-      return Err(addr.error().code(), std::string(flag) + ": bad multiaddr '" + text + "'");
-    out.push_back(std::move(*addr));
-  }
-  return out;
-}
 
 /// Registers the flags of a long-running node (hivemind's run_dht.py and DHTNode options).
 void add_node_flags(CLI::App& app, DhtCliOptions& cli) {
@@ -164,24 +119,13 @@ std::variant<DhtCliOptions, int> parse_command_line(int argc, char** argv) {
 }
 
 Result<dht::DHTOptions> make_dht_options(const DhtCliOptions& cli) {
-  HM_TRY(auto listen, parse_addrs(cli.host_maddrs, "--host_maddrs"));
-  HM_TRY(auto announce, parse_addrs(cli.announce_maddrs, "--announce_maddrs"));
-  HM_TRY(auto initial, parse_addrs(cli.initial_peers, "--initial_peers"));
   // One-shot commands must not become replicas: the values they held would vanish on exit.
-  const bool client_mode = cli.client_mode || cli.command != DhtCommand::kServe;
-  dht::DHTOptions options;
-  if (!client_mode)
-    options.host.listen_addrs = std::move(listen);
-  options.host.announce_addrs = std::move(announce);
-  if (!cli.identity_path.empty()) {
-    auto identity = net::load_or_create_key_file(cli.identity_path);
-    if (!identity)
-      return Err(identity.error().code(),
-                 "--identity_path " + cli.identity_path + ": " + identity.error().message());
-    options.host.identity = std::move(*identity);
-  }
-  options.node.initial_peers = std::move(initial);
-  options.node.client_mode = client_mode;
+  const NetworkFlags flags{.host_maddrs = cli.host_maddrs,
+                           .announce_maddrs = cli.announce_maddrs,
+                           .initial_peers = cli.initial_peers,
+                           .identity_path = cli.identity_path,
+                           .client_mode = cli.client_mode || cli.command != DhtCommand::kServe};
+  HM_TRY(auto options, make_network_options(flags));
   options.node.bucket_size = cli.bucket_size;
   options.node.num_replicas = cli.num_replicas;
   options.node.wait_timeout =

@@ -10,16 +10,15 @@
 #include <variant>
 #include <vector>
 
+#include "common_cli.hpp"
 #include "hivemind/core/result.hpp"
 #include "hivemind/dht/dht.hpp"
 
 namespace hivemind::tools {
 
-/// Exit codes of hivemind-dht.
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitNotDone = 1;   ///< --get found nothing, --store was accepted by no one
-inline constexpr int kExitBadFlags = 2;  ///< malformed or inconsistent flags (as argparse)
-inline constexpr int kExitNoStart = 3;   ///< could not listen, load the identity or bootstrap
+/// Exit codes of hivemind-dht: those of common_cli.hpp (0 ok, 2 bad flags, 3 could not start)
+/// and this one.
+inline constexpr int kExitNotDone = 1;  ///< --get found nothing, --store was accepted by no one
 
 /// What one run of the tool does.
 enum class DhtCommand {

@@ -2,6 +2,7 @@
 // (hivemind `DHTProtocol.call_*` and `update_routing_table`).
 #include <cmath>
 
+#include "hivemind/net/error.hpp"
 #include "hivemind/net/rpc.hpp"
 #include "node_state.hpp"
 
@@ -26,7 +27,8 @@ asio::awaitable<std::optional<Bytes>> DhtNode::State::call(const net::PeerId& pe
   auto reply = co_await net::call_unary(host, peer, method, request, timeout);
   if (!reply) {
     logger("dht")->debug("{} to {} failed: {}", method, peer.to_string(), reply.error().message());
-    if (stopping) co_return std::nullopt;
+    // Our caller was cancelled (e.g. a component stopping mid-store): not the peer's fault.
+    if (stopping || reply.error() == net::NetErrc::kCancelled) co_return std::nullopt;
     drop_unresponsive(*this, peer);
     co_return std::nullopt;
   }
