@@ -51,13 +51,17 @@ class ExpertClient {
 
   /// One unary call to the server.
   Result<Bytes> unary(const std::string& method, Bytes request) {
+    return unary(method, std::move(request), std::chrono::seconds(60));
+  }
+
+  /// One unary call with a deadline (the stream is reset when it passes).
+  Result<Bytes> unary(const std::string& method, Bytes request, std::chrono::milliseconds timeout) {
     const net::PeerId peer = server_peer_;
     // (futures need a default-constructible value: hence the optional)
     using Reply = std::optional<Result<Bytes>>;
-    return *dht_->run_coroutine<Reply>([peer, method, request = std::move(request)](
+    return *dht_->run_coroutine<Reply>([peer, method, request = std::move(request), timeout](
                                            dht::DhtNode& node) -> asio::awaitable<Reply> {
-                  co_return co_await net::call_unary(
-                      node.host(), peer, method, request, std::chrono::seconds(60));
+                  co_return co_await net::call_unary(node.host(), peer, method, request, timeout);
                 })
                 .get();
   }
@@ -75,14 +79,12 @@ class ExpertClient {
   }
 
   /// rpc_forward / rpc_backward with uncompressed tensors; returns the decoded results.
-  Result<std::vector<at::Tensor>> call(const std::string& method,
-                                       const std::string& uid,
-                                       const std::vector<at::Tensor>& tensors) {
-    std::vector<Bytes> messages;
-    for (const auto& t : tensors)
-      messages.push_back(
-          *compression::serialize_tensor_message(t, compression::CompressionType::kNone));
-    HM_TRY(auto reply, unary(method, encode_expert_request(uid, messages)));
+  Result<std::vector<at::Tensor>> call(
+      const std::string& method,
+      const std::string& uid,
+      const std::vector<at::Tensor>& tensors,
+      std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+    HM_TRY(auto reply, unary(method, request(uid, tensors), timeout));
     HM_TRY(auto view, parse_expert_message(reply));
     std::vector<at::Tensor> out;
     for (const auto& part : view.tensors) {
@@ -92,12 +94,19 @@ class ExpertClient {
     return out;
   }
 
-  /// The streaming variant: tensors cut into parts of `part_bytes`, one request message each.
-  Result<std::vector<at::Tensor>> call_stream(const std::string& method,
-                                              const std::string& uid,
-                                              const std::vector<at::Tensor>& tensors,
-                                              std::size_t part_bytes,
-                                              std::size_t* response_messages = nullptr) {
+  /// An ExpertRequest carrying `tensors` uncompressed.
+  static Bytes request(const std::string& uid, const std::vector<at::Tensor>& tensors) {
+    std::vector<Bytes> messages;
+    for (const auto& t : tensors)
+      messages.push_back(
+          *compression::serialize_tensor_message(t, compression::CompressionType::kNone));
+    return encode_expert_request(uid, messages);
+  }
+
+  /// The request messages of a streaming call: each tensor cut into parts of `part_bytes`.
+  static std::vector<Bytes> stream_requests(const std::string& uid,
+                                            const std::vector<at::Tensor>& tensors,
+                                            std::size_t part_bytes) {
     std::vector<Bytes> requests;
     for (const auto& t : tensors) {
       auto serialized = *compression::serialize_tensor(t, compression::CompressionType::kNone);
@@ -107,7 +116,16 @@ class ExpertClient {
         requests.push_back(encode_expert_request(uid, one));
       }
     }
-    HM_TRY(auto replies, streaming(method, std::move(requests)));
+    return requests;
+  }
+
+  /// The streaming variant: tensors cut into parts of `part_bytes`, one request message each.
+  Result<std::vector<at::Tensor>> call_stream(const std::string& method,
+                                              const std::string& uid,
+                                              const std::vector<at::Tensor>& tensors,
+                                              std::size_t part_bytes,
+                                              std::size_t* response_messages = nullptr) {
+    HM_TRY(auto replies, streaming(method, stream_requests(uid, tensors, part_bytes)));
     if (response_messages != nullptr)
       *response_messages = replies.size();
     compression::TensorStreamAssembler assembler;
