@@ -8,7 +8,9 @@
 // an index in [0, 255] without undefined behaviour. A table over the top 16 key bits gives the
 // number of borders below each key prefix; a lookup then counts, without branches, which of the
 // next few borders lie below the key (borders of later prefixes never do), or binary-searches
-// when many borders share the prefix.
+// when many borders share the prefix. The bulk path first tries a second table that answers in
+// one lookup for prefixes holding at most one border (the common case: 255 borders spread over
+// 65,536 prefixes), see `fast` below.
 
 #include <algorithm>
 #include <bit>
@@ -50,13 +52,27 @@ class Bucketizer {
         ++idx;
       table_[p] = static_cast<std::uint8_t>(idx);
     }
+    fast_.resize(std::size_t{1} << 16);
+    for (std::size_t p = 0; p < fast_.size(); ++p) {
+      const std::uint32_t first = table_[p];
+      const std::uint32_t in_prefix = table_[p + 1] - first;
+      const std::uint32_t low = in_prefix == 1 ? keys_[first] & 0xFFFFu : 0xFFFFu;
+      fast_[p] = first | (low << 8) | (in_prefix > 1 ? kMany : 0u);
+    }
   }
+
+  /// fast[p] for prefixes p with at most one border: bits 0-7 the number of borders below the
+  /// prefix, bits 8-23 the low 16 key bits of its border (0xFFFF when it has none: never below a
+  /// key), so that lookup = bits 0-7 + (bits 8-23 < low 16 bits of the key). kMany (bit 24)
+  /// marks prefixes with more borders, which take the other paths.
+  static constexpr std::uint32_t kMany = std::uint32_t{1} << 24;
 
   /// A copyable view for hot loops (a few pointers, no ownership); valid while *this lives.
   struct Lookup {
     const std::uint32_t* keys;
     const std::uint8_t* table;  // nullptr: binary search only
     std::size_t count;
+    const std::uint32_t* fast;  // 2^16 entries (see kMany) with the table, else nullptr
 
     /// Number of borders whose key is below key(x), in [0, borders].
     std::uint8_t operator()(float x) const noexcept {
@@ -78,7 +94,10 @@ class Bucketizer {
   };
 
   Lookup lookup() const noexcept {
-    return {keys_.data(), table_.empty() ? nullptr : table_.data(), count_};
+    return {keys_.data(),
+            table_.empty() ? nullptr : table_.data(),
+            count_,
+            fast_.empty() ? nullptr : fast_.data()};
   }
 
   std::uint8_t operator()(float x) const noexcept { return lookup()(x); }
@@ -91,6 +110,7 @@ class Bucketizer {
   std::vector<std::uint32_t> keys_;  // sorted border keys, then kWindow sentinels
   std::size_t count_ = 0;            // borders
   std::vector<std::uint8_t> table_;  // table_[p] = number of borders below key p << 16
+  std::vector<std::uint32_t> fast_;  // see kMany
 };
 
 /// q[i] = lookup(x[i] * scale) for i in [0, n). With `use_avx2` (requires have_avx2() and a

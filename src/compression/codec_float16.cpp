@@ -44,8 +44,9 @@ void encode_float16(const float* in, std::size_t n, std::uint8_t* out, WorkerPoo
 }
 
 void decode_float16(const std::uint8_t* in, std::size_t n, float* out, WorkerPool* pool) {
+  const bool stream = 4 * n >= kStreamingStoreBytes;
   for_each_chunk(pool, n, kChunkElements, [&](std::size_t, std::size_t b, std::size_t e) {
-    half_to_floats(in + 2 * b, out + b, e - b);
+    half_to_floats(in + 2 * b, out + b, e - b, stream);
   });
 }
 
@@ -92,6 +93,8 @@ void decode_meanstd(
     const std::uint8_t* in, std::uint64_t rows, std::uint64_t cols, float* out, WorkerPool* pool) {
   const std::uint8_t* means_in = in + 2 * rows * cols;
   const std::uint8_t* stds_in = means_in + 4 * rows;
+  // Streaming stores for large outputs of long rows (each row ends with a store fence).
+  const bool stream = 4 * rows * cols >= kStreamingStoreBytes && cols >= 1024;
   auto load_stats = [&](std::uint64_t r, float& mean, float& std) {
     std::memcpy(&mean, means_in + 4 * r, 4);
     std::memcpy(&std, stds_in + 4 * r, 4);
@@ -104,7 +107,7 @@ void decode_meanstd(
       float* row = out + r * cols;
       const std::uint8_t* row_in = in + 2 * r * cols;
       for_each_chunk(pool, cols, kChunkElements, [&](std::size_t, std::size_t b, std::size_t e) {
-        half_to_floats_affine(row_in + 2 * b, row + b, e - b, std, mean);
+        half_to_floats_affine(row_in + 2 * b, row + b, e - b, std, mean, stream);
       });
     }
     return;
@@ -116,7 +119,7 @@ void decode_meanstd(
       float mean = 0;
       float std = 0;
       load_stats(r, mean, std);
-      half_to_floats_affine(in + 2 * r * cols, out + r * cols, cols, std, mean);
+      half_to_floats_affine(in + 2 * r * cols, out + r * cols, cols, std, mean, stream);
     }
   });
 }

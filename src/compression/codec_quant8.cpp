@@ -25,19 +25,15 @@
 #include "bucketizer.hpp"
 #include "codecs.hpp"
 #include "half.hpp"
+#include "histogram.hpp"
 #include "parallel.hpp"
 #include "stats.hpp"
 
 namespace hivemind::compression::detail {
 namespace {
 
-constexpr std::size_t kBins = 256;
+constexpr std::size_t kBins = kHistogramBins;
 constexpr std::size_t kQuantileSample = std::size_t{1} << 16;
-
-struct Histogram {
-  double sum[kBins] = {};
-  std::uint64_t count[kBins] = {};
-};
 
 // Writes the int64 length and the codebook = per-bucket means, merging chunk histograms in order.
 void write_codebook(const std::vector<Histogram>& parts, std::uint8_t* out) {
@@ -70,10 +66,19 @@ std::vector<float> quantile_borders(const float* in, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i)
       keys[i] = float_key(in[i]);
   } else {
-    keys.resize(kQuantileSample);
+    // The sample positions first, then the reads, each prefetched a few reads ahead: 65,536
+    // reads scattered over the input would otherwise each wait for memory.
+    constexpr std::size_t kAhead = 16;
+    std::vector<std::size_t> positions(kQuantileSample);
     std::uint64_t state = 0x5EED0F0A11DA7Aull ^ n;  // fixed seed: same input, same bytes
-    for (auto& k : keys)
-      k = float_key(in[splitmix64(state) % n]);
+    for (auto& p : positions)
+      p = static_cast<std::size_t>(splitmix64(state) % n);
+    keys.resize(kQuantileSample);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (i + kAhead < keys.size())
+        __builtin_prefetch(in + positions[i + kAhead]);
+      keys[i] = float_key(in[positions[i]]);
+    }
   }
   std::sort(keys.begin(), keys.end());  // keys: a total order even with NaN
   std::vector<float> borders(kBins - 1);
@@ -95,46 +100,30 @@ std::vector<float> quantile_borders(const float* in, std::size_t n) {
   return borders;
 }
 
-// Adds the chunk's values to its histogram, by their indices q. Elements go to four interleaved
-// sub-histograms (fixed: element i to i % 4) so that runs of one bucket do not serialize on one
-// counter; the sub-histograms are then summed in a fixed order.
-void histogram(const float* x, const std::uint8_t* q, std::size_t n, Histogram& h) {
-  constexpr std::size_t kWays = 4;
-  double sum[kWays][kBins] = {};
-  std::uint32_t count[kWays][kBins] = {};
-  std::size_t i = 0;
-  for (; i + kWays <= n; i += kWays) {
-    for (std::size_t w = 0; w < kWays; ++w) {
-      sum[w][q[i + w]] += x[i + w];
-      ++count[w][q[i + w]];
-    }
-  }
-  for (; i < n; ++i) {
-    sum[0][q[i]] += x[i];
-    ++count[0][q[i]];
-  }
-  for (std::size_t k = 0; k < kBins; ++k) {
-    h.sum[k] = (sum[0][k] + sum[1][k]) + (sum[2][k] + sum[3][k]);
-    h.count[k] = std::uint64_t{count[0][k]} + count[1][k] + count[2][k] + count[3][k];
-  }
-}
-
-// For each chunk: indices (index_range(x, n, q) writes q[0, n)), then the chunk's histogram;
-// then the codebook from all histograms in chunk order.
-template <typename IndexRange>
+// For each chunk, chunk_range(x, n, q, histogram) writes the indices q[0, n) and the chunk's
+// histogram; then the codebook from all histograms in chunk order.
+template <typename ChunkRange>
 void quantize(const float* in,
               std::size_t n,
               std::uint8_t* out,
               WorkerPool* pool,
-              const IndexRange& index_range) {
+              const ChunkRange& chunk_range) {
   std::vector<Histogram> parts(chunk_count(n));
   std::uint8_t* const q = out + 8 + 4 * kBins;
   auto chunk = [&](std::size_t c, std::size_t b, std::size_t e) {
-    index_range(in + b, e - b, q + b);
-    histogram(in + b, q + b, e - b, parts[c]);
+    chunk_range(in + b, e - b, q + b, parts[c]);
   };
   for_each_chunk(pool, n, kChunkElements, chunk);
   write_codebook(parts, out);
+}
+
+// chunk_range of quantize for separate index and histogram passes over a chunk (in cache).
+template <typename IndexRange>
+auto then_histogram(IndexRange index_range) {
+  return [index_range](const float* x, std::size_t n, std::uint8_t* q, Histogram& h) {
+    index_range(x, n, q);
+    histogram(x, q, n, h);
+  };
 }
 
 // UNIFORM_8BIT indices: clamp(round_half_even((x - mean) * inv_scale) + 128, 0, 255). Rounding
@@ -172,6 +161,60 @@ __attribute__((target("avx2"))) void uniform_indices_avx2(
   uniform_indices_scalar(x + i, n - i, mean, inv_scale, q + i);
 }
 
+// uniform_indices_avx2 and histogram() in one pass: each group of eight values is loaded once,
+// its indices computed as above and stored, and the values added to the sub-histograms from
+// registers, at slot offsets computed eight at a time (element k of a group goes to
+// sub-histogram k % 4, as in SubHistograms::add_range).
+__attribute__((target("avx2"))) void uniform_chunk_avx2(
+    const float* x, std::size_t n, float mean, float inv_scale, std::uint8_t* q, Histogram& h) {
+  const __m256 m = _mm256_set1_ps(mean);
+  const __m256 s = _mm256_set1_ps(inv_scale);
+  const __m256 lo = _mm256_set1_ps(-1024.0f);
+  const __m256 hi = _mm256_set1_ps(1024.0f);
+  const __m256i offset = _mm256_set1_epi32(128);
+  const __m256i zero = _mm256_setzero_si256();
+  const __m256i top = _mm256_set1_epi32(255);
+  auto way = [](std::size_t w) {
+    return static_cast<int>(SubHistograms::slot_offset(w, 0));
+  };
+  const __m256i way_offsets =
+      _mm256_setr_epi32(way(0), way(1), way(2), way(3), way(0), way(1), way(2), way(3));
+  const __m256d one = _mm256_set1_pd(1.0);
+  SubHistograms sub;
+  alignas(32) std::uint32_t slot[8];
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    __m256 t = _mm256_mul_ps(_mm256_sub_ps(v, m), s);
+    t = _mm256_min_ps(hi, _mm256_max_ps(lo, t));
+    __m256i r = _mm256_add_epi32(_mm256_cvtps_epi32(t), offset);
+    r = _mm256_min_epi32(_mm256_max_epi32(r, zero), top);
+    const __m128i words =
+        _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(q + i), _mm_packus_epi16(words, words));
+    // 16 bytes per slot: offset = way offset + 16 * bucket.
+    _mm256_store_si256(reinterpret_cast<__m256i*>(slot),
+                       _mm256_add_epi32(_mm256_slli_epi32(r, 4), way_offsets));
+    const __m256d x0123 = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+    const __m256d x4567 = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+    const __m256d even_lo = _mm256_unpacklo_pd(x0123, one);  // {x0, 1}, {x2, 1}
+    const __m256d odd_lo = _mm256_unpackhi_pd(x0123, one);   // {x1, 1}, {x3, 1}
+    const __m256d even_hi = _mm256_unpacklo_pd(x4567, one);
+    const __m256d odd_hi = _mm256_unpackhi_pd(x4567, one);
+    sub.add_at(slot[0], _mm256_castpd256_pd128(even_lo));
+    sub.add_at(slot[1], _mm256_castpd256_pd128(odd_lo));
+    sub.add_at(slot[2], _mm256_extractf128_pd(even_lo, 1));
+    sub.add_at(slot[3], _mm256_extractf128_pd(odd_lo, 1));
+    sub.add_at(slot[4], _mm256_castpd256_pd128(even_hi));
+    sub.add_at(slot[5], _mm256_castpd256_pd128(odd_hi));
+    sub.add_at(slot[6], _mm256_extractf128_pd(even_hi, 1));
+    sub.add_at(slot[7], _mm256_extractf128_pd(odd_hi, 1));
+  }
+  uniform_indices_scalar(x + i, n - i, mean, inv_scale, q + i);
+  sub.add_range(x + i, q + i, n - i);
+  sub.finish(h);
+}
+
 }  // namespace
 
 void uniform_indices(
@@ -188,16 +231,21 @@ void encode_uniform8(const float* in, std::size_t n, std::uint8_t* out, WorkerPo
   const auto scale = static_cast<float>(6.0 * std_unbiased / static_cast<double>(kBins));
   const auto mean = static_cast<float>(stats.mean);
   if (!(scale > 0.0f) || !std::isfinite(1.0f / scale)) {
-    quantize(in, n, out, pool, [](const float*, std::size_t m, std::uint8_t* q) {
-      std::memset(q, 128, m);
-    });
+    quantize(in, n, out, pool, then_histogram([](const float*, std::size_t m, std::uint8_t* q) {
+               std::memset(q, 128, m);
+             }));
     return;
   }
   const float inv_scale = 1.0f / scale;
-  const bool avx2 = have_avx2();
-  quantize(in, n, out, pool, [=](const float* x, std::size_t m, std::uint8_t* q) {
-    uniform_indices(x, m, mean, inv_scale, q, avx2);
-  });
+  if (have_avx2()) {
+    quantize(in, n, out, pool, [=](const float* x, std::size_t m, std::uint8_t* q, Histogram& h) {
+      uniform_chunk_avx2(x, m, mean, inv_scale, q, h);
+    });
+    return;
+  }
+  quantize(in, n, out, pool, then_histogram([=](const float* x, std::size_t m, std::uint8_t* q) {
+             uniform_indices_scalar(x, m, mean, inv_scale, q);
+           }));
 }
 
 void encode_quantile8(const float* in, std::size_t n, std::uint8_t* out, WorkerPool* pool) {
@@ -208,38 +256,13 @@ void encode_quantile8(const float* in, std::size_t n, std::uint8_t* out, WorkerP
   const Bucketizer bucketizer(quantile_borders(in, n), n >= kChunkElements);
   const Bucketizer::Lookup bucket = bucketizer.lookup();
   const bool avx2 = have_avx2();
-  quantize(in, n, out, pool, [bucket, avx2](const float* x, std::size_t m, std::uint8_t* q) {
-    bucketize(bucket, x, m, 1.0f, q, avx2);
-  });
-}
-
-void decode_codebook8(const std::uint8_t* q,
-                      std::size_t n,
-                      const void* table,
-                      std::size_t elem_size,
-                      void* out,
-                      WorkerPool* pool) {
-  auto run = [&](auto element_tag) {
-    using T = decltype(element_tag);
-    T lut[kBins];
-    std::memcpy(lut, table, sizeof(lut));
-    T* dst = static_cast<T*>(out);
-    for_each_chunk(pool, n, kChunkElements, [&](std::size_t, std::size_t b, std::size_t e) {
-      for (std::size_t i = b; i < e; ++i)
-        dst[i] = lut[q[i]];
-    });
-  };
-  switch (elem_size) {
-    case 2:
-      run(std::uint16_t{});
-      break;
-    case 4:
-      run(std::uint32_t{});
-      break;
-    default:
-      run(std::uint64_t{});
-      break;
-  }
+  quantize(in,
+           n,
+           out,
+           pool,
+           then_histogram([bucket, avx2](const float* x, std::size_t m, std::uint8_t* q) {
+             bucketize(bucket, x, m, 1.0f, q, avx2);
+           }));
 }
 
 }  // namespace hivemind::compression::detail

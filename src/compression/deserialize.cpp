@@ -55,6 +55,56 @@ at::Tensor empty(at::IntArrayRef sizes, at::ScalarType type) {
   return t;
 }
 
+// Where a decoder writes: the caller's tensor when deserialize_tensor(view, out) was given one
+// that fits (the declared shape and dtype, contiguous CPU memory, a leaf, not overlapping the
+// input), else new memory.
+class Output {
+ public:
+  Output(at::IntArrayRef sizes, at::ScalarType declared, const at::Tensor* reuse, BytesView input)
+      : sizes_(sizes), declared_(declared), reuse_(reuse), input_(input) {}
+
+  // A tensor of the message's shape and `type` to write every element of: the caller's when
+  // `type` is the declared dtype and it fits.
+  at::Tensor make(at::ScalarType type) const {
+    return type == declared_ && fits() ? *reuse_ : empty(sizes_, type);
+  }
+
+  // `decoded` as the declared dtype (decoders of floating codecs produce float32).
+  at::Tensor convert(const at::Tensor& decoded) const {
+    if (decoded.scalar_type() == declared_)
+      return decoded;
+    if (!fits())
+      return decoded.to(declared_);
+    reuse_->detach().copy_(decoded);  // detached: no autograd check on a leaf
+    return *reuse_;
+  }
+
+  bool reused(const at::Tensor& t) const noexcept {
+    return reuse_ != nullptr && reuse_->defined() && t.is_same(*reuse_);
+  }
+
+ private:
+  bool fits() const {
+    if (reuse_ == nullptr || !reuse_->defined())
+      return false;
+    const at::Tensor& t = *reuse_;
+    if (!t.device().is_cpu() || t.layout() != c10::kStrided || t.scalar_type() != declared_
+        || t.sizes() != sizes_ || !t.is_contiguous() || !t.is_leaf() || t.is_inference()
+        || t.is_neg() || t.is_conj())
+      return false;
+    if (t.numel() == 0)
+      return true;
+    const auto* begin = static_cast<const std::uint8_t*>(t.data_ptr());
+    const std::uint8_t* end = begin + t.nbytes();
+    return end <= input_.data() || begin >= input_.data() + input_.size();
+  }
+
+  at::IntArrayRef sizes_;
+  at::ScalarType declared_;
+  const at::Tensor* reuse_;
+  BytesView input_;
+};
+
 // bool bytes from the network may be any value; libtorch expects 0 or 1.
 void normalize_bools(std::uint8_t* data, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i)
@@ -64,6 +114,7 @@ void normalize_bools(std::uint8_t* data, std::size_t n) {
 at::Tensor decode_none(BytesView buffer,
                        const detail::CheckedHeader& h,
                        at::IntArrayRef sizes,
+                       const Output& output,
                        Bytes* adopt,
                        WorkerPool* pool) {
   const std::uint64_t n = h.shape.numel;
@@ -73,7 +124,7 @@ at::Tensor decode_none(BytesView buffer,
     at::Tensor f32 = empty(sizes, at::kFloat);
     detail::copy_bytes(
         buffer.data(), static_cast<std::uint8_t*>(f32.data_ptr()), buffer.size(), pool);
-    return f32.to(at::kBFloat16);
+    return output.convert(f32);
   }
   if (adopt != nullptr && n > 0) {
     // Take over the buffer's memory (operator new: aligned for every element type).
@@ -84,7 +135,7 @@ at::Tensor decode_none(BytesView buffer,
     return at::from_blob(
         data, sizes, [holder](void*) mutable { holder.reset(); }, at::TensorOptions().dtype(type));
   }
-  at::Tensor out = empty(sizes, type);
+  at::Tensor out = output.make(type);
   auto* dst = static_cast<std::uint8_t*>(out.data_ptr());
   detail::copy_bytes(buffer.data(), dst, buffer.size(), pool);
   if (h.dtype == Dtype::kBool)
@@ -94,13 +145,13 @@ at::Tensor decode_none(BytesView buffer,
 
 at::Tensor decode_codebook(BytesView buffer,
                            const detail::CheckedHeader& h,
-                           at::IntArrayRef sizes,
+                           const Output& output,
                            WorkerPool* pool) {
   at::Tensor codebook = empty({kCodebookSize}, at::kFloat);
   std::memcpy(codebook.data_ptr(), buffer.data() + 8, 4 * kCodebookSize);
   // hivemind casts the codebook to the dtype, then indexes it.
   const at::Tensor table = codebook.to(scalar_type_of(h.dtype)).contiguous();
-  at::Tensor out = empty(sizes, scalar_type_of(h.dtype));
+  at::Tensor out = output.make(scalar_type_of(h.dtype));
   detail::decode_codebook8(buffer.data() + detail::kCodebookBytes,
                            h.shape.numel,
                            table.data_ptr(),
@@ -112,7 +163,7 @@ at::Tensor decode_codebook(BytesView buffer,
 
 at::Tensor decode_blockwise(BytesView buffer,
                             const detail::CheckedHeader& h,
-                            at::IntArrayRef sizes,
+                            const Output& output,
                             WorkerPool* pool) {
   const std::uint64_t n = h.shape.numel;
   const std::uint64_t blocks = detail::blockwise_blocks(n);
@@ -120,7 +171,7 @@ at::Tensor decode_blockwise(BytesView buffer,
   std::memcpy(absmax.data(), buffer.data() + 16, 4 * blocks);
   std::array<float, kCodebookSize> code{};
   std::memcpy(code.data(), buffer.data() + 16 + 4 * blocks, 4 * kCodebookSize);
-  at::Tensor out = empty(sizes, at::kFloat);
+  at::Tensor out = output.make(at::kFloat);
   detail::decode_blockwise8(buffer.data() + 16 + 4 * blocks + 4 * kCodebookSize,
                             n,
                             absmax.data(),
@@ -130,7 +181,12 @@ at::Tensor decode_blockwise(BytesView buffer,
   return out;
 }
 
-Result<at::Tensor> decode(const TensorMessageView& m, const CodecOptions& o, Bytes* adopt) {
+// Decodes `m`; `adopt`: the buffer's owner, whose memory NONE may take over; `reuse`: a tensor
+// to decode into when it fits (see Output).
+Result<at::Tensor> decode(const TensorMessageView& m,
+                          const CodecOptions& o,
+                          Bytes* adopt,
+                          const at::Tensor* reuse) {
   HM_TRY(detail::CheckedHeader h, detail::check_header(m.compression, m.dtype, m.size));
   HM_TRY_VOID(check_codebook(m.compression, m.buffer, h.shape));
   if (!h.buffer.allows(m.buffer.size()))
@@ -140,47 +196,56 @@ Result<at::Tensor> decode(const TensorMessageView& m, const CodecOptions& o, Byt
                    + std::to_string(m.buffer.size()));
   if (m.requires_grad && !is_floating(h.dtype))
     return Err(CompressionErrc::kUnsupportedDtype, "requires_grad on a non-floating dtype");
-  std::vector<std::int64_t> sizes(m.size.begin(), m.size.end());
+  const std::vector<std::int64_t> sizes(m.size.begin(), m.size.end());
+  const at::ScalarType type = scalar_type_of(h.dtype);
+  const Output output(sizes, type, reuse, m.buffer);
   at::Tensor out;
   if (h.shape.numel == 0) {
-    out = empty(sizes, scalar_type_of(h.dtype));
+    out = output.make(type);
   } else {
     switch (m.compression) {
       case CompressionType::kNone:
-        out = decode_none(m.buffer, h, sizes, adopt, o.pool);
+        out = decode_none(m.buffer, h, sizes, output, adopt, o.pool);
         break;
       case CompressionType::kFloat16:
         if (h.dtype == Dtype::kFloat16) {  // the buffer is the tensor
-          out = decode_none(m.buffer, h, sizes, adopt, o.pool);
+          out = decode_none(m.buffer, h, sizes, output, adopt, o.pool);
           break;
         }
-        out = empty(sizes, at::kFloat);
+        out = output.make(at::kFloat);
         detail::decode_float16(m.buffer.data(), h.shape.numel, out.data_ptr<float>(), o.pool);
         break;
       case CompressionType::kMeanStd16Bit:
-        out = empty(sizes, at::kFloat);
+        out = output.make(at::kFloat);
         detail::decode_meanstd(
             m.buffer.data(), h.shape.rows, m.size.back(), out.data_ptr<float>(), o.pool);
         break;
       case CompressionType::kUniform8Bit:
       case CompressionType::kQuantile8Bit:
-        out = decode_codebook(m.buffer, h, sizes, o.pool);
+        out = decode_codebook(m.buffer, h, output, o.pool);
         break;
       case CompressionType::kBlockwise8Bit:
-        out = decode_blockwise(m.buffer, h, sizes, o.pool);
+        out = decode_blockwise(m.buffer, h, output, o.pool);
         break;
     }
-    if (out.scalar_type() != scalar_type_of(h.dtype))
-      out = out.to(scalar_type_of(h.dtype));
+    out = output.convert(out);
   }
-  if (m.requires_grad)
+  if (output.reused(out)) {
+    // Written through raw pointers: tell autograd the data changed (like an in-place op).
+    out.unsafeGetTensorImpl()->bump_version();
+    out.requires_grad_(m.requires_grad);
+  } else if (m.requires_grad) {
     out.requires_grad_(true);
+  }
   return out;
 }
 
-Result<at::Tensor> guarded_decode(const TensorMessageView& m, const CodecOptions& o, Bytes* adopt) {
+Result<at::Tensor> guarded_decode(const TensorMessageView& m,
+                                  const CodecOptions& o,
+                                  Bytes* adopt,
+                                  const at::Tensor* reuse = nullptr) {
   try {
-    return decode(m, o, adopt);
+    return decode(m, o, adopt, reuse);
   } catch (const std::exception& e) {
     return Err(CompressionErrc::kTorchError, e.what());
   }
@@ -206,6 +271,28 @@ Result<at::Tensor> deserialize_tensor_message(BytesView message,
                                               const ParseLimits& limits) {
   HM_TRY(TensorMessageView view, parse_tensor_message_view(message, limits));
   return guarded_decode(view, options, nullptr);
+}
+
+Result<void> deserialize_tensor(const TensorMessageView& message,
+                                at::Tensor& out,
+                                const CodecOptions& options) {
+  HM_TRY(at::Tensor decoded, guarded_decode(message, options, nullptr, &out));
+  out = std::move(decoded);
+  return ok();
+}
+
+Result<void> deserialize_tensor(const SerializedTensor& tensor,
+                                at::Tensor& out,
+                                const CodecOptions& options) {
+  return deserialize_tensor(view_of(tensor), out, options);
+}
+
+Result<void> deserialize_tensor_message(BytesView message,
+                                        at::Tensor& out,
+                                        const CodecOptions& options,
+                                        const ParseLimits& limits) {
+  HM_TRY(TensorMessageView view, parse_tensor_message_view(message, limits));
+  return deserialize_tensor(view, out, options);
 }
 
 Result<std::vector<at::Tensor>> deserialize_tensor_stream(std::vector<SerializedTensor> parts,

@@ -7,10 +7,13 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include <cpuid.h>
 #include <immintrin.h>
+
+#include "parallel.hpp"
 
 namespace hivemind::compression::detail {
 namespace {
@@ -26,6 +29,7 @@ __attribute__((target("avx2,f16c"))) void floats_to_half_f16c(const float* in,
   const __m256 hi = _mm256_set1_ps(kHalfMax);
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
+    prefetch_ahead(in + i);
     __m256 x = _mm256_loadu_ps(in + i);
     x = _mm256_min_ps(hi, _mm256_max_ps(lo, x));
     const __m128i h = _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -36,9 +40,21 @@ __attribute__((target("avx2,f16c"))) void floats_to_half_f16c(const float* in,
 
 __attribute__((target("avx2,f16c"))) void half_to_floats_f16c(const std::uint8_t* in,
                                                               float* out,
-                                                              std::size_t n) noexcept {
+                                                              std::size_t n,
+                                                              bool stream) noexcept {
   std::size_t i = 0;
+  if (stream) {
+    i = floats_before_aligned(out, n);
+    half_to_floats_scalar(in, out, i);
+    for (; i + 8 <= n; i += 8) {
+      prefetch_ahead(in + 2 * i);
+      const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + 2 * i));
+      _mm256_stream_ps(out + i, _mm256_cvtph_ps(h));
+    }
+    _mm_sfence();
+  }
   for (; i + 8 <= n; i += 8) {
+    prefetch_ahead(in + 2 * i);
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + 2 * i));
     _mm256_storeu_ps(out + i, _mm256_cvtph_ps(h));
   }
@@ -53,6 +69,7 @@ __attribute__((target("avx2,f16c"))) void floats_to_half_scaled_f16c(
   const __m256 s = _mm256_set1_ps(std);
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
+    prefetch_ahead(in + i);
     __m256 x = _mm256_div_ps(_mm256_sub_ps(_mm256_loadu_ps(in + i), m), s);
     x = _mm256_min_ps(hi, _mm256_max_ps(lo, x));
     const __m128i h = _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -64,20 +81,37 @@ __attribute__((target("avx2,f16c"))) void floats_to_half_scaled_f16c(
   }
 }
 
-__attribute__((target("avx2,f16c"))) void half_to_floats_affine_f16c(
-    const std::uint8_t* in, float* out, std::size_t n, float scale, float shift) noexcept {
+__attribute__((target("avx2,f16c"))) void half_to_floats_affine_f16c(const std::uint8_t* in,
+                                                                     float* out,
+                                                                     std::size_t n,
+                                                                     float scale,
+                                                                     float shift,
+                                                                     bool stream) noexcept {
   const __m256 s = _mm256_set1_ps(scale);
   const __m256 t = _mm256_set1_ps(shift);
   std::size_t i = 0;
+  auto scalar = [&](std::size_t end) {
+    for (; i < end; ++i) {
+      std::uint16_t h;
+      std::memcpy(&h, in + 2 * i, 2);
+      out[i] = half_to_float_scalar(h) * scale + shift;
+    }
+  };
+  if (stream) {
+    scalar(floats_before_aligned(out, n));
+    for (; i + 8 <= n; i += 8) {
+      prefetch_ahead(in + 2 * i);
+      const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + 2 * i));
+      _mm256_stream_ps(out + i, _mm256_add_ps(_mm256_mul_ps(_mm256_cvtph_ps(h), s), t));
+    }
+    _mm_sfence();
+  }
   for (; i + 8 <= n; i += 8) {
+    prefetch_ahead(in + 2 * i);
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + 2 * i));
     _mm256_storeu_ps(out + i, _mm256_add_ps(_mm256_mul_ps(_mm256_cvtph_ps(h), s), t));
   }
-  for (; i < n; ++i) {
-    std::uint16_t h;
-    std::memcpy(&h, in + 2 * i, 2);
-    out[i] = half_to_float_scalar(h) * scale + shift;
-  }
+  scalar(n);
 }
 
 }  // namespace
@@ -186,10 +220,14 @@ void floats_to_half_scaled(
   }
 }
 
-void half_to_floats_affine(
-    const std::uint8_t* in, float* out, std::size_t n, float scale, float shift) noexcept {
+void half_to_floats_affine(const std::uint8_t* in,
+                           float* out,
+                           std::size_t n,
+                           float scale,
+                           float shift,
+                           bool stream) noexcept {
   if (have_f16c()) {
-    half_to_floats_affine_f16c(in, out, n, scale, shift);
+    half_to_floats_affine_f16c(in, out, n, scale, shift, stream);
     return;
   }
   for (std::size_t i = 0; i < n; ++i) {
@@ -199,9 +237,9 @@ void half_to_floats_affine(
   }
 }
 
-void half_to_floats(const std::uint8_t* in, float* out, std::size_t n) noexcept {
+void half_to_floats(const std::uint8_t* in, float* out, std::size_t n, bool stream) noexcept {
   if (have_f16c())
-    half_to_floats_f16c(in, out, n);
+    half_to_floats_f16c(in, out, n, stream);
   else
     half_to_floats_scalar(in, out, n);
 }

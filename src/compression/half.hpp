@@ -19,16 +19,25 @@ float half_to_float_scalar(std::uint16_t bits) noexcept;
 /// `clamp(fp16 min, fp16 max).to(float16)`. NaN stays NaN.
 void floats_to_half_clamped(const float* in, std::uint8_t* out, std::size_t n) noexcept;
 
-/// out[i] = float(half at in + 2i).
-void half_to_floats(const std::uint8_t* in, float* out, std::size_t n) noexcept;
+/// out[i] = float(half at in + 2i). `stream`: write `out` with non-temporal stores (for large
+/// outputs, see kStreamingStoreBytes in parallel.hpp); the values are the same.
+void half_to_floats(const std::uint8_t* in,
+                    float* out,
+                    std::size_t n,
+                    bool stream = false) noexcept;
 
 /// out[i] = half(clamp((in[i] - mean) / std, -65504, 65504)): MEANSTD_16BIT's scaling, fused.
 void floats_to_half_scaled(
     const float* in, std::uint8_t* out, std::size_t n, float mean, float std) noexcept;
 
 /// out[i] = float(half at in + 2i) * scale + shift (multiply, then add: no fused rounding).
-void half_to_floats_affine(
-    const std::uint8_t* in, float* out, std::size_t n, float scale, float shift) noexcept;
+/// `stream` as for half_to_floats.
+void half_to_floats_affine(const std::uint8_t* in,
+                           float* out,
+                           std::size_t n,
+                           float scale,
+                           float shift,
+                           bool stream = false) noexcept;
 
 /// True when the F16C path is used (for tests that compare it with the scalar path).
 bool have_f16c() noexcept;

@@ -23,4 +23,13 @@ void resize_fresh(Bytes& bytes, std::size_t size) {
   bytes.resize(bytes.size() + size);
 }
 
+void resize_for_overwrite(Bytes& bytes, std::size_t size) {
+  if (size <= bytes.capacity()) {
+    bytes.resize(size);
+    return;
+  }
+  Bytes().swap(bytes);
+  resize_fresh(bytes, size);
+}
+
 }  // namespace hivemind::compression::detail

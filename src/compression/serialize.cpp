@@ -210,24 +210,45 @@ Result<SerializedTensor> serialize_tensor(const at::Tensor& tensor,
   return serialize_tensor(tensor, type, options);
 }
 
+Result<void> serialize_tensor_message(const at::Tensor& tensor,
+                                      CompressionType type,
+                                      Bytes& out,
+                                      const CodecOptions& options) {
+  // The message is [field 1 key and length][codec buffer][fields 2..6]; the two small parts are
+  // built aside and the codec writes straight into `out` between them (no second copy).
+  auto encode = [&]() -> Result<void> {
+    HM_TRY(Prepared p, prepare(tensor, type, options));
+    const auto buffer_size = static_cast<std::size_t>(p.buffer_size);
+    Bytes head;
+    detail::append_buffer_key(head, buffer_size);
+    Bytes tail;
+    detail::append_header_fields(tail, header_of(p));
+    detail::resize_for_overwrite(out, head.size() + buffer_size + tail.size());
+    std::uint8_t* const at = out.data();
+    if (!head.empty())  // empty for an empty buffer (proto3 omits it)
+      std::memcpy(at, head.data(), head.size());
+    write_buffer(p, at + head.size(), options.pool);
+    if (!tail.empty())
+      std::memcpy(at + head.size() + buffer_size, tail.data(), tail.size());
+    return ok();
+  };
+  Result<void> result = ok();
+  try {
+    result = encode();
+  } catch (const std::exception& e) {
+    result = Err(CompressionErrc::kTorchError, e.what());
+  }
+  if (!result)
+    out.clear();
+  return result;
+}
+
 Result<Bytes> serialize_tensor_message(const at::Tensor& tensor,
                                        CompressionType type,
                                        const CodecOptions& options) {
-  try {
-    HM_TRY(Prepared p, prepare(tensor, type, options));
-    const auto buffer_size = static_cast<std::size_t>(p.buffer_size);
-    const detail::TensorHeader header = header_of(p);
-    Bytes out;
-    out.reserve(detail::message_size(header, buffer_size));
-    detail::append_buffer_key(out, buffer_size);
-    const std::size_t at = out.size();
-    detail::resize_fresh(out, buffer_size);
-    write_buffer(p, out.data() + at, options.pool);
-    detail::append_header_fields(out, header);
-    return out;
-  } catch (const std::exception& e) {
-    return Err(CompressionErrc::kTorchError, e.what());
-  }
+  Bytes out;
+  HM_TRY_VOID(serialize_tensor_message(tensor, type, out, options));
+  return out;
 }
 
 }  // namespace hivemind::compression

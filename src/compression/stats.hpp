@@ -1,7 +1,11 @@
 #pragma once
-// Private: mean and sum of squared deviations of float data, computed per chunk in double
-// (sum, then deviations from the chunk mean while the chunk is in cache) and merged in chunk
-// order with Chan et al.'s pairwise update, so the result is the same for any thread count.
+// Private: mean and sum of squared deviations of float data, computed per chunk in double in
+// one pass (sums of d = x - k and of d^2 around a shift k, the chunk's first value) and merged in
+// chunk order with Chan et al.'s pairwise update, so the result is the same for any thread count.
+// The shift keeps the one-pass formula M2 = sum(d^2) - sum(d)^2 / n accurate: every value lies
+// within sqrt(n) standard deviations of the mean, so (mean - k)^2 / var <= n and at most
+// log2(n) <= 16 of double's 53 bits cancel (chunks hold at most 65,536 values), far more than
+// float32 needs.
 
 #include <cstddef>
 #include <cstdint>
@@ -18,9 +22,10 @@ struct Moments {
   double m2 = 0;
 };
 
-/// Moments of in[0, n), one pass over memory (the second loop re-reads the chunk from cache).
-/// Eight partial sums (element i goes to sum i % 8) break the floating-point dependency chain;
-/// the AVX2 path performs exactly the same additions in the same order, so both agree to the bit.
+/// Moments of in[0, n), one pass (see above; a non-finite first value gives the shift 0, so
+/// infinities and NaN propagate as in the two-pass formula). Eight partial sums (element i goes
+/// to sum i % 8) break the floating-point dependency chains; the AVX2 path performs exactly the
+/// same operations in the same order, so both agree to the bit.
 Moments chunk_moments(const float* in, std::size_t n) noexcept;
 
 /// chunk_moments with the path chosen (tests; `use_avx2` requires have_avx2()).

@@ -10,7 +10,9 @@
 /// lengths) and reports malformed input as an error, never an exception or a read out of bounds.
 /// All functions are thread-safe for distinct arguments; with `CodecOptions::pool` set, large
 /// tensors are processed in fixed 64K-element ranges on the pool (the bytes do not depend on the
-/// number of threads). libtorch exceptions (e.g. out of memory) become kTorchError.
+/// number of threads). libtorch exceptions (e.g. out of memory) become kTorchError. Overloads
+/// that write into a caller's Bytes or tensor reuse their memory from call to call: touching new
+/// memory (page faults) costs more than a codec pass on large tensors.
 
 #include <vector>
 
@@ -60,6 +62,17 @@ Result<Bytes> serialize_tensor_message(const at::Tensor& tensor,
                                        CompressionType type,
                                        const CodecOptions& options = {});
 
+/// As above, into `out`, whose contents are replaced by the message. `out`'s memory is reused:
+/// when it already holds a message of the same size (e.g. the previous call's, for a tensor of
+/// the same shape, dtype and codec) nothing is allocated or zero-filled before the codec writes,
+/// so a loop that sends the same tensors every step touches no new memory. A larger message
+/// grows it (zero-filling the new part); a smaller one shrinks it (capacity kept). `tensor` must
+/// not view `out`'s memory. On error `out` is empty.
+Result<void> serialize_tensor_message(const at::Tensor& tensor,
+                                      CompressionType type,
+                                      Bytes& out,
+                                      const CodecOptions& options = {});
+
 /// Decodes a parsed message (buffer viewed, not copied). The tensor owns new memory of the
 /// declared shape and dtype, with requires_grad as declared. Errors: kUnknownDtype,
 /// kUnsupportedDtype (codec/dtype pair hivemind cannot produce, or requires_grad on a
@@ -80,6 +93,29 @@ Result<at::Tensor> deserialize_tensor(SerializedTensor&& tensor, const CodecOpti
 Result<at::Tensor> deserialize_tensor_message(BytesView message,
                                               const CodecOptions& options = {},
                                               const ParseLimits& limits = {});
+
+/// Decodes into `out`. When `out` is a defined CPU tensor of the declared shape and dtype with
+/// contiguous memory, a leaf of autograd (no grad_fn), not an inference tensor, and its memory
+/// does not overlap the buffer, the values are written into that memory (nothing is allocated,
+/// every view of it sees them; its version counter is bumped as by an in-place operation);
+/// otherwise `out` is replaced by a new tensor, as the value-returning overload returns. Either
+/// way `out.requires_grad()` is then the message's flag. Errors as the overload above; on error
+/// `out` is unchanged (its memory too: everything is validated before the first write).
+Result<void> deserialize_tensor(const TensorMessageView& message,
+                                at::Tensor& out,
+                                const CodecOptions& options = {});
+
+/// As above for an owned value (its buffer is read, not adopted).
+Result<void> deserialize_tensor(const SerializedTensor& tensor,
+                                at::Tensor& out,
+                                const CodecOptions& options = {});
+
+/// Parses a Tensor message and decodes it into `out` as above, reading the buffer in place.
+/// Errors: those of parse_tensor_message_view and of deserialize_tensor.
+Result<void> deserialize_tensor_message(BytesView message,
+                                        at::Tensor& out,
+                                        const CodecOptions& options = {},
+                                        const ParseLimits& limits = {});
 
 /// Rebuilds and decodes every tensor of a complete chunk stream (hivemind
 /// deserialize_tensor_stream). Errors: those of TensorStreamAssembler and deserialize_tensor.

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include <ATen/core/Tensor.h>
+#include <ATen/ops/equal.h>
 #include <ATen/ops/ones.h>
 #include <ATen/ops/randn.h>
 #include <ATen/ops/tensor.h>
@@ -29,6 +30,14 @@ void expect_decode_error(const SerializedTensor& t, E code) {
   auto adopted = deserialize_tensor(std::move(copy));
   ASSERT_FALSE(adopted);
   EXPECT_EQ(adopted.error(), code);
+  // Decoding into a tensor reports the same error and leaves the tensor as it was.
+  at::Tensor out = at::ones({2, 2});
+  const at::Tensor keep = out;
+  auto into = deserialize_tensor(view_of(t), out);
+  ASSERT_FALSE(into);
+  EXPECT_EQ(into.error(), code);
+  EXPECT_TRUE(out.is_same(keep));
+  EXPECT_TRUE(at::equal(out, at::ones({2, 2})));
 }
 
 void put_i64(Bytes& b, std::size_t at, std::int64_t v) {
