@@ -149,6 +149,10 @@ TEST_F(MoeServerBadInputTest, ACallerThatGivesUpWhileQueuedIsNeverComputed) {
   auto impatient =
       client.call(kRpcForward, "gate.0", {at::ones({1, 4})}, std::chrono::milliseconds(300));
   ASSERT_FALSE(impatient.has_value());
+  // The caller's RST travels to the server asynchronously: opening the gate now would race it
+  // against the runtime taking the queued task. A ping on the same connection is answered only
+  // after the server's network thread handled the RST queued before it, which cancels the task.
+  ASSERT_TRUE(client.ping_server());
   gate_.release();
   running.join();
   ASSERT_TRUE(first.has_value());

@@ -66,6 +66,19 @@ class ExpertClient {
                 .get();
   }
 
+  /// A libp2p ping to the server over the connection the calls use. Frames on a connection are
+  /// handled in order, so when it returns the server has processed everything sent before it
+  /// (e.g. the RST of a call that gave up).
+  bool ping_server() {
+    const net::PeerId peer = server_peer_;
+    return dht_
+        ->run_coroutine<bool>([peer](dht::DhtNode& node) -> asio::awaitable<bool> {
+          auto rtt = co_await node.host().ping(peer);
+          co_return rtt.has_value();
+        })
+        .get();
+  }
+
   /// One streaming call: every request message sent, every response collected.
   Result<std::vector<Bytes>> streaming(const std::string& method, std::vector<Bytes> requests) {
     const net::PeerId peer = server_peer_;

@@ -107,6 +107,39 @@ TEST_F(RpcUnaryTest, CallerCancellationCancelsHandler) {
   });
 }
 
+/// Gives up on a slow call once both slow handlers started (cancelling the call resets its
+/// stream), pings the callee over the same connection, and returns how many slow handlers had
+/// been cancelled when the ping returned.
+asio::awaitable<Result<int>> give_up_then_ping(std::shared_ptr<Host> client,
+                                               PeerId server,
+                                               std::shared_ptr<Events> started,
+                                               std::shared_ptr<Events> aborted) {
+  auto gave_up =
+      co_await (call_unary(*client, server, kSlow, Bytes(1, 2), 1h) || started->wait_for(2));
+  if (gave_up.index() != 1 || !std::get<1>(gave_up))
+    co_return Err(NetErrc::kProtocolViolation, "the slow handlers did not both start");
+  HM_CO_TRY_VOID(co_await client->ping(server));
+  co_return aborted->count;
+}
+
+TEST_F(RpcUnaryTest, ACallerResetIsHandledBeforeLaterFramesOnItsConnection) {
+  // While another call stays in flight on the connection, a caller gives up. Its RST reaches the
+  // callee asynchronously, but ahead of anything the caller sends afterwards on that connection:
+  // when a ping sent afterwards returns, the abandoned handler has been cancelled already and
+  // the other one has not. (Callers use this as a barrier, e.g. the expert server's tests before
+  // letting queued work run.)
+  run([&]() -> asio::awaitable<void> {
+    co_await make_pair();
+    auto raced = co_await (call_unary(*client_, server_->peer_id(), kSlow, Bytes(1, 1), 1h)
+                           || give_up_then_ping(client_, server_->peer_id(), started_, aborted_));
+    HM_CO_ASSERT(raced.index() == 1);
+    const auto& aborted_at_pong = std::get<1>(raced);
+    HM_CO_ASSERT_OK(aborted_at_pong);
+    EXPECT_EQ(*aborted_at_pong, 1);
+    EXPECT_EQ(started_->count, 2);
+  });
+}
+
 TEST_F(RpcUnaryTest, OversizeRequestIsRefusedLocally) {
   run([&]() -> asio::awaitable<void> {
     co_await make_pair();
