@@ -109,6 +109,45 @@ TEST(TensorSchema, CheckBatchRejectsUnequalEmptyAndNonFiniteBatches) {
   EXPECT_TRUE(check_batch(schema, {at::zeros({2, 2}), nan}, false));
 }
 
+TEST(TensorSchema, FinitenessCheckFindsEveryNonFiniteValue) {
+  // The one-pass check reads blocks of 64 values and then a tail: non-finite values in the
+  // first, a middle and the last block, in the tail, of both signs, in float32 and float64, and
+  // in layouts that take the generic path (non-contiguous, float16) are all found.
+  const std::vector<TensorSchema> f32{{{333}}};
+  const std::vector<TensorSchema> f64{{{333}, Dtype::kFloat64}};
+  const std::vector<TensorSchema> f16{{{333}, Dtype::kFloat16}};
+  const double kValues[] = {std::numeric_limits<double>::quiet_NaN(),
+                            -std::numeric_limits<double>::quiet_NaN(),
+                            std::numeric_limits<double>::infinity(),
+                            -std::numeric_limits<double>::infinity()};
+  const std::int64_t kPositions[] = {0, 63, 64, 700, 5 * 333 - 1, 4 * 333 + 300};
+  for (const auto& [schema, type] :
+       {std::pair{f32, at::kFloat}, std::pair{f64, at::kDouble}, std::pair{f16, at::kHalf}}) {
+    const at::Tensor finite = at::randn({5, 333}).to(type);
+    EXPECT_TRUE(check_batch(schema, {finite}, true)) << type;
+    for (const double bad : kValues)
+      for (const std::int64_t at_index : kPositions) {
+        at::Tensor t = finite.clone();
+        t.view({-1})[at_index] = bad;
+        auto checked = check_batch(schema, {t}, true);
+        ASSERT_FALSE(checked) << type << " " << bad << " at " << at_index;
+        EXPECT_EQ(checked.error(), MoeErrc::kNonFinite);
+      }
+  }
+  // The largest finite values pass.
+  const at::Tensor largest = at::full({5, 333}, std::numeric_limits<float>::max());
+  EXPECT_TRUE(check_batch(f32, {largest}, true));
+  EXPECT_TRUE(check_batch(f32, {-largest}, true));
+  const at::Tensor largest64 = at::full({5, 333}, std::numeric_limits<double>::max(), at::kDouble);
+  EXPECT_TRUE(check_batch(f64, {largest64}, true));
+  // A non-contiguous view: the NaN sits in a column the view keeps.
+  at::Tensor wide = at::zeros({333, 10});
+  wide[7][2] = std::numeric_limits<float>::quiet_NaN();
+  const at::Tensor column_major = wide.t();  // [10, 333], not contiguous
+  EXPECT_EQ(check_batch(f32, {column_major}, true).error(), MoeErrc::kNonFinite);
+  EXPECT_TRUE(check_batch(f32, {wide.slice(1, 3, 4).t().expand({4, 333})}, true));
+}
+
 TEST(TensorSchema, SchemaOfDropsTheBatchDim) {
   const TensorSchema schema = schema_of(at::zeros({7, 3, 5}, at::kBool));
   EXPECT_EQ(schema.shape, (std::vector<std::int64_t>{3, 5}));
