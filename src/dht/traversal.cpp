@@ -18,15 +18,18 @@ Traversal::Traversal(std::vector<DHTID> queries,
       unfinished_(queries_.size()) {
   HM_CHECK(options_.beam_size >= 1 && options_.queries_per_call >= 1, "bad traversal options");
   for (const auto& node : initial_nodes) {
-    if (skip_.contains(node.id)) continue;
+    if (skip_.contains(node.id))
+      continue;
     peers_.try_emplace(node.id, node.peer);
-    for (std::size_t q = 0; q < queries_.size(); ++q) offer(q, node.id);
+    for (std::size_t q = 0; q < queries_.size(); ++q)
+      offer(q, node.id);
   }
 }
 
 void Traversal::offer(std::size_t q, const DHTID& id) {
   QueryState& s = states_[q];
-  if (s.finished || !s.heard.insert(id).second) return;
+  if (s.finished || !s.heard.insert(id).second)
+    return;
   s.known.emplace(queries_[q].distance(id), id);
 }
 
@@ -34,14 +37,18 @@ std::map<DHTID, DHTID>::const_iterator Traversal::explorable(std::size_t q) cons
   const QueryState& s = states_[q];
   std::size_t rank = 0;
   for (auto it = s.known.begin(); it != s.known.end() && rank < options_.beam_size; ++it, ++rank)
-    if (!s.visited.contains(it->second)) return it;
+    if (!s.visited.contains(it->second))
+      return it;
   return s.known.end();
 }
 
 bool Traversal::refresh(std::size_t q) {
-  if (states_[q].finished) return false;
-  if (explorable(q) != states_[q].known.end()) return true;
-  if (states_[q].active == 0) mark_finished(q);
+  if (states_[q].finished)
+    return false;
+  if (explorable(q) != states_[q].known.end())
+    return true;
+  if (states_[q].active == 0)
+    mark_finished(q);
   return false;
 }
 
@@ -53,20 +60,23 @@ std::optional<Traversal::Request> Traversal::next() {
   DHTID node_id;
   for (std::size_t q = 0; q < queries_.size(); ++q) {
     QueryState& s = states_[q];
-    if (s.finished) continue;
+    if (s.finished)
+      continue;
     auto candidate = explorable(q);
     if (candidate == s.known.end()) {
-      if (s.active == 0) mark_finished(q);
+      if (s.active == 0)
+        mark_finished(q);
       continue;
     }
-    if (best == queries_.size() || s.active < states_[best].active ||
-        (s.active == states_[best].active && candidate->first < best_distance)) {
+    if (best == queries_.size() || s.active < states_[best].active
+        || (s.active == states_[best].active && candidate->first < best_distance)) {
       best = q;
       best_distance = candidate->first;
       node_id = candidate->second;
     }
   }
-  if (best == queries_.size()) return std::nullopt;
+  if (best == queries_.size())
+    return std::nullopt;
 
   Request request{NodeInfo{node_id, peers_.at(node_id)}, {best}};
 
@@ -75,13 +85,15 @@ std::optional<Traversal::Request> Traversal::next() {
     auto& extra = scratch_;
     extra.clear();
     for (std::size_t q = 0; q < queries_.size(); ++q) {
-      if (q == best || states_[q].finished || states_[q].visited.contains(node_id)) continue;
+      if (q == best || states_[q].finished || states_[q].visited.contains(node_id))
+        continue;
       extra.emplace_back(queries_[q].distance(node_id), q);
     }
     std::size_t take = std::min(extra.size(), options_.queries_per_call - 1);
-    std::partial_sort(extra.begin(), extra.begin() + static_cast<std::ptrdiff_t>(take),
-                      extra.end());
-    for (std::size_t i = 0; i < take; ++i) request.queries.push_back(extra[i].second);
+    std::partial_sort(
+        extra.begin(), extra.begin() + static_cast<std::ptrdiff_t>(take), extra.end());
+    for (std::size_t i = 0; i < take; ++i)
+      request.queries.push_back(extra[i].second);
   }
   for (std::size_t q : request.queries) {
     states_[q].visited.insert(node_id);
@@ -94,7 +106,8 @@ std::optional<Traversal::Request> Traversal::next() {
 void Traversal::add_neighbors(std::size_t q, const std::vector<NodeInfo>& neighbors) {
   HM_CHECK(q < queries_.size(), "query index out of range");
   for (const auto& node : neighbors) {
-    if (skip_.contains(node.id)) continue;
+    if (skip_.contains(node.id))
+      continue;
     // The first peer id heard for a DHTID sticks: a later claim cannot redirect our requests.
     peers_.try_emplace(node.id, node.peer);
     offer(q, node.id);
@@ -106,8 +119,10 @@ void Traversal::complete(const Request& request, bool answered) {
   --in_flight_;
   for (std::size_t q : request.queries) {
     QueryState& s = states_[q];
-    if (s.active > 0) --s.active;
-    if (!answered) s.known.erase(queries_[q].distance(request.node.id));
+    if (s.active > 0)
+      --s.active;
+    if (!answered)
+      s.known.erase(queries_[q].distance(request.node.id));
     refresh(q);
   }
 }
@@ -119,18 +134,22 @@ void Traversal::finish(std::size_t q) {
 
 void Traversal::mark_finished(std::size_t q) {
   QueryState& s = states_[q];
-  if (s.finished) return;
+  if (s.finished)
+    return;
   s.finished = true;
   --unfinished_;
   newly_finished_.push_back(q);
 }
 
-std::vector<std::size_t> Traversal::take_finished() { return std::exchange(newly_finished_, {}); }
+std::vector<std::size_t> Traversal::take_finished() {
+  return std::exchange(newly_finished_, {});
+}
 
 std::vector<NodeInfo> Traversal::nearest(std::size_t q) const {
   std::vector<NodeInfo> out;
   for (const auto& [distance, id] : states_[q].known) {
-    if (out.size() >= options_.beam_size) break;
+    if (out.size() >= options_.beam_size)
+      break;
     out.push_back(NodeInfo{id, peers_.at(id)});
   }
   return out;

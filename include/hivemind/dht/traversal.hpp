@@ -63,12 +63,18 @@ class Traversal {
   std::vector<std::size_t> take_finished();
 
   bool finished(std::size_t q) const { return states_[q].finished; }
+
   bool all_finished() const noexcept { return unfinished_ == 0; }
+
   std::size_t in_flight() const noexcept { return in_flight_; }
+
   std::size_t size() const noexcept { return queries_.size(); }
+
   const DHTID& query(std::size_t q) const { return queries_[q]; }
+
   /// The beam of `q`: up to beam_size nearest known nodes, nearest first.
   std::vector<NodeInfo> nearest(std::size_t q) const;
+
   /// Nodes queried (successfully or not) for `q`.
   const std::unordered_set<DHTID>& visited(std::size_t q) const { return states_[q].visited; }
 
@@ -80,6 +86,7 @@ class Traversal {
     std::size_t active = 0;
     bool finished = false;
   };
+
   /// The nearest unvisited beam member of `q`, or known.end().
   std::map<DHTID, DHTID>::const_iterator explorable(std::size_t q) const;
   void offer(std::size_t q, const DHTID& id);
