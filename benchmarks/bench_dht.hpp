@@ -20,6 +20,7 @@
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 
+#include "bench_json.hpp"
 #include "hivemind/core/result.hpp"
 #include "hivemind/dht/node.hpp"
 #include "hivemind/net/host.hpp"
@@ -64,30 +65,6 @@ struct DhtBenchOptions {
   /// Large mode: io_context threads. 1: every peer on the main thread; 2+: the store and get
   /// peers on the main thread, the others spread over threads - 1 more.
   std::size_t threads = 1;
-};
-
-/// One JSON result line: {"bench":"dht","case":...,"value":...,"unit":...,["against",
-/// "against_value","ratio"],"params":{...}}. Build, then print() (stdout, flushed).
-class DhtJsonLine {
- public:
-  explicit DhtJsonLine(std::string case_name);
-  DhtJsonLine& value(double v, std::string unit);
-  /// The bound or baseline compared with; sets ratio = value / against_value.
-  DhtJsonLine& against(std::string name, double against_value);
-  DhtJsonLine& param(const std::string& key, double v);
-  DhtJsonLine& param(const std::string& key, const std::string& v);
-
-  DhtJsonLine& param(const std::string& key, const char* v) { return param(key, std::string(v)); }
-
-  void print() const;
-
- private:
-  std::string case_;
-  std::optional<double> value_;
-  std::string unit_;
-  std::string against_;
-  double against_value_ = 0;
-  std::vector<std::pair<std::string, std::string>> params_;  // key, JSON text
 };
 
 /// Summary of a sample (nearest-rank percentiles; std with ddof = 1 like numpy in the script).

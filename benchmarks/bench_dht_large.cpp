@@ -214,7 +214,7 @@ void run_large(const DhtBenchOptions& options) {
   });
   const std::size_t peak_kib = peak_rss_kib();
 
-  auto params = [&](DhtJsonLine line) {
+  auto params = [&](JsonLine line) {
     return line.param("mode", "large")
         .param("peers", static_cast<double>(n))
         .param("initial_peers", static_cast<double>(options.large_initial_peers))
@@ -230,7 +230,7 @@ void run_large(const DhtBenchOptions& options) {
                    : "one process, one io_context thread for all peers")
         .param("idle_timeout_s", options.idle_timeout_s > 0 ? options.idle_timeout_s : 120);
   };
-  auto published = [&](DhtJsonLine line) {
+  auto published = [&](JsonLine line) {
     return params(std::move(line))
         .param("against_source",
                "published figure (hivemind docs/user/benchmarks.md, 2021, 1024 processes), not "
@@ -242,18 +242,18 @@ void run_large(const DhtBenchOptions& options) {
     total_store_ms += v;
   for (double v : get_batch_ms)
     total_get_ms += v;
-  params(DhtJsonLine("swarm_creation_s").value(creation_s, "s"))
+  params(JsonLine("dht", "swarm_creation_s").value(creation_s, "s"))
       .against("hivemind_published_creation_s", kPublishedCreationS)
       .param("cpu_s", creation_cpu_s)
       .print();
-  params(DhtJsonLine("store_success_rate")
+  params(JsonLine("dht", "store_success_rate")
              .value(100.0 * static_cast<double>(stores_ok)
                         / static_cast<double>(std::max<std::size_t>(stores, 1)),
                     "%"))
       .param("ok", static_cast<double>(stores_ok))
       .param("total", static_cast<double>(stores))
       .print();
-  params(DhtJsonLine("get_success_rate")
+  params(JsonLine("dht", "get_success_rate")
              .value(100.0 * static_cast<double>(gets_ok)
                         / static_cast<double>(std::max<std::size_t>(uids.size(), 1)),
                     "%"))
@@ -262,14 +262,14 @@ void run_large(const DhtBenchOptions& options) {
       .print();
   const double store_mean = total_store_ms / static_cast<double>(std::max<std::size_t>(stores, 1));
   const double get_mean = total_get_ms / static_cast<double>(std::max<std::size_t>(uids.size(), 1));
-  published(DhtJsonLine("store_latency_mean_ms").value(store_mean, "ms"))
+  published(JsonLine("dht", "store_latency_mean_ms").value(store_mean, "ms"))
       .against("hivemind_published_store_mean_ms", kPublishedStoreMeanMs)
       .param("cpu_ms_per_item",
              1000 * store_cpu_s / static_cast<double>(std::max<std::size_t>(stores, 1)))
       .param("goal", "ratio <= 0.1")
       .param("goal_met", store_mean <= 0.1 * kPublishedStoreMeanMs ? "yes" : "no")
       .print();
-  published(DhtJsonLine("get_latency_mean_ms").value(get_mean, "ms"))
+  published(JsonLine("dht", "get_latency_mean_ms").value(get_mean, "ms"))
       .against("hivemind_published_get_mean_ms", kPublishedGetMeanMs)
       .param("cpu_ms_per_key",
              1000 * get_cpu_s / static_cast<double>(std::max<std::size_t>(uids.size(), 1)))
@@ -284,21 +284,21 @@ void run_large(const DhtBenchOptions& options) {
                                   {"p50", s.p50},
                                   {"p99", s.p99},
                                   {"max", s.max}})
-      params(DhtJsonLine(what + "_batch_latency_" + name + "_ms").value(v, "ms"))
+      params(JsonLine("dht", what + "_batch_latency_" + name + "_ms").value(v, "ms"))
           .param("batches", static_cast<double>(s.count))
           .print();
   }
   const double per_node_kib =
       static_cast<double>(peak_kib > baseline_kib ? peak_kib - baseline_kib : 0)
       / static_cast<double>(n);
-  params(DhtJsonLine("memory_per_node_kib").value(per_node_kib, "KiB"))
+  params(JsonLine("dht", "memory_per_node_kib").value(per_node_kib, "KiB"))
       .param("definition", "(peak RSS VmHWM - RSS before the swarm) / peers")
       .param("peak_rss_mib", static_cast<double>(peak_kib) / 1024)
       .param("baseline_rss_mib", static_cast<double>(baseline_kib) / 1024)
       .param("idle_after_creation_per_node_kib",
              (after_creation_kib - static_cast<double>(baseline_kib)) / static_cast<double>(n))
       .print();
-  params(DhtJsonLine("open_files_peak").value(static_cast<double>(fds_peak), "fds"))
+  params(JsonLine("dht", "open_files_peak").value(static_cast<double>(fds_peak), "fds"))
       .against("rlimit_nofile", static_cast<double>(file_limit))
       .param("connections_peak", static_cast<double>(connections_peak))
       .print();

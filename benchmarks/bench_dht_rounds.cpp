@@ -151,11 +151,11 @@ asio::awaitable<void> store_and_get_task(Swarm& swarm,
 void print_latencies(const std::string& what,
                      const std::string& suffix,
                      const Stats& s,
-                     const std::function<DhtJsonLine(DhtJsonLine)>& params) {
-  params(DhtJsonLine(what + "_latency_mean_ms" + suffix).value(s.mean, "ms")).print();
-  params(DhtJsonLine(what + "_latency_p50_ms" + suffix).value(s.p50, "ms")).print();
-  params(DhtJsonLine(what + "_latency_p99_ms" + suffix).value(s.p99, "ms")).print();
-  params(DhtJsonLine(what + "_latency_max_ms" + suffix).value(s.max, "ms")).print();
+                     const std::function<JsonLine(JsonLine)>& params) {
+  params(JsonLine("dht", what + "_latency_mean_ms" + suffix).value(s.mean, "ms")).print();
+  params(JsonLine("dht", what + "_latency_p50_ms" + suffix).value(s.p50, "ms")).print();
+  params(JsonLine("dht", what + "_latency_p99_ms" + suffix).value(s.p99, "ms")).print();
+  params(JsonLine("dht", what + "_latency_max_ms" + suffix).value(s.max, "ms")).print();
 }
 
 }  // namespace
@@ -201,7 +201,7 @@ void run_rounds(const DhtBenchOptions& options, double failure_rate) {
   });
 
   const std::string suffix = failure_rate == 0 ? "_no_failures" : "";
-  auto params = [&](DhtJsonLine line) {
+  auto params = [&](JsonLine line) {
     return line.param("peers", static_cast<double>(options.num_peers))
         .param("initial_peers", static_cast<double>(options.initial_peers))
         .param("threads", static_cast<double>(options.num_threads))
@@ -220,14 +220,14 @@ void run_rounds(const DhtBenchOptions& options, double failure_rate) {
   const double get_rate = 100.0 * static_cast<double>(totals.gets_ok)
                           / static_cast<double>(std::max<std::size_t>(totals.gets, 1));
   const double get_goal = failure_rate == 0 ? 100 : 99;
-  params(DhtJsonLine("swarm_creation_s" + suffix).value(creation_s, "s")).print();
-  params(DhtJsonLine("store_success_rate" + suffix).value(store_rate, "%"))
+  params(JsonLine("dht", "swarm_creation_s" + suffix).value(creation_s, "s")).print();
+  params(JsonLine("dht", "store_success_rate" + suffix).value(store_rate, "%"))
       .param("ok", static_cast<double>(totals.stores_ok))
       .param("total", static_cast<double>(totals.stores))
       .param("goal", "100%")
       .param("goal_met", totals.stores_ok == totals.stores ? "yes" : "no")
       .print();
-  params(DhtJsonLine("get_success_rate" + suffix).value(get_rate, "%"))
+  params(JsonLine("dht", "get_success_rate" + suffix).value(get_rate, "%"))
       .param("ok", static_cast<double>(totals.gets_ok))
       .param("total", static_cast<double>(totals.gets))
       .param("goal", get_goal == 100 ? "100%" : ">= 99%")
@@ -241,12 +241,12 @@ void run_rounds(const DhtBenchOptions& options, double failure_rate) {
        {std::pair<std::string, const std::vector<double>*>{"store", &totals.store_round_ms},
         std::pair<std::string, const std::vector<double>*>{"get", &totals.get_round_ms}}) {
     const Stats s = summarize(*sample_ms);
-    params(DhtJsonLine(what + "_round_wall_time_mean_ms" + suffix).value(s.mean, "ms"))
+    params(JsonLine("dht", what + "_round_wall_time_mean_ms" + suffix).value(s.mean, "ms"))
         .param("std_ms", s.std)
         .param("max_ms", s.max)
         .print();
   }
-  params(DhtJsonLine("total_benchmark_time_s" + suffix).value(total_s, "s")).print();
+  params(JsonLine("dht", "total_benchmark_time_s" + suffix).value(total_s, "s")).print();
 }
 
 }  // namespace hivemind::bench

@@ -19,29 +19,6 @@
 namespace hivemind::bench {
 namespace {
 
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
-std::string json_number(double v) {
-  if (!std::isfinite(v))
-    return "null";
-  if (v == std::floor(v) && std::fabs(v) < 1e15)
-    return fmt::format("{:.0f}", v);
-  return std::fabs(v) >= 100 ? fmt::format("{:.1f}", v) : fmt::format("{:.4g}", v);
-}
-
 /// A "Vm...:   1234 kB" line of /proc/self/status, in KiB.
 std::size_t status_kib(const std::string& field) {
   std::ifstream in("/proc/self/status");
@@ -54,49 +31,6 @@ std::size_t status_kib(const std::string& field) {
 }
 
 }  // namespace
-
-DhtJsonLine::DhtJsonLine(std::string case_name) : case_(std::move(case_name)) {}
-
-DhtJsonLine& DhtJsonLine::value(double v, std::string unit) {
-  value_ = v;
-  unit_ = std::move(unit);
-  return *this;
-}
-
-DhtJsonLine& DhtJsonLine::against(std::string name, double against_value) {
-  against_ = std::move(name);
-  against_value_ = against_value;
-  return *this;
-}
-
-DhtJsonLine& DhtJsonLine::param(const std::string& key, double v) {
-  params_.emplace_back(key, json_number(v));
-  return *this;
-}
-
-DhtJsonLine& DhtJsonLine::param(const std::string& key, const std::string& v) {
-  params_.emplace_back(key, json_string(v));
-  return *this;
-}
-
-void DhtJsonLine::print() const {
-  std::string out = R"({"bench":"dht","case":)" + json_string(case_);
-  if (value_) {
-    out += R"(,"value":)" + json_number(*value_) + R"(,"unit":)" + json_string(unit_);
-    if (!against_.empty()) {
-      out += R"(,"against":)" + json_string(against_) + R"(,"against_value":)"
-             + json_number(against_value_);
-      const double ratio = against_value_ != 0 ? *value_ / against_value_ : NAN;
-      out += R"(,"ratio":)" + (std::isfinite(ratio) ? fmt::format("{:.4f}", ratio) : "null");
-    }
-  }
-  out += R"(,"params":{)";
-  for (std::size_t i = 0; i < params_.size(); ++i)
-    out += (i ? "," : "") + json_string(params_[i].first) + ":" + params_[i].second;
-  out += "}}\n";
-  std::fputs(out.c_str(), stdout);
-  std::fflush(stdout);
-}
 
 Stats summarize(std::vector<double> values) {
   Stats s;

@@ -107,13 +107,13 @@ std::string case_name(const MoeCase& c) {
 }
 
 void print_startup(const moe::StartupTimes& t, const MoeCase& c) {
-  MoeJsonLine("startup_networking_s")
+  JsonLine("moe", "startup_networking_s")
       .value(t.networking_s, "s")
       .param("preset", c.preset)
       .param("python_0_9_9_s", "0.04-0.2")
       .param("goal_s", 0.1)
       .print();
-  MoeJsonLine("startup_experts_s")
+  JsonLine("moe", "startup_experts_s")
       .value(t.experts_s, "s")
       .param("preset", c.preset)
       .param("num_experts", static_cast<double>(c.num_experts))
@@ -135,11 +135,11 @@ bool run_case(MoeCase c, const Args& args, bool startup) {
   for (int r = 0; r < args.repeats; ++r) {
     auto result = run_server_throughput(c, threads);
     if (!result) {
-      MoeJsonLine(case_name(c)).field("status", "Failure: " + result.error().message()).print();
+      JsonLine("moe", case_name(c)).field("status", "Failure: " + result.error().message()).print();
       return false;
     }
     if (result->failed_calls > 0) {
-      MoeJsonLine(case_name(c))
+      JsonLine("moe", case_name(c))
           .field("status",
                  "Failure: " + std::to_string(result->failed_calls)
                      + " calls failed, first: " + result->first_error)
@@ -150,7 +150,7 @@ bool run_case(MoeCase c, const Args& args, bool startup) {
     last = *result;
   }
   std::sort(rates.begin(), rates.end());
-  MoeJsonLine line(case_name(c));
+  JsonLine line("moe", case_name(c));
   line.value(rates[rates.size() / 2], "samples/s");
   std::optional<LocalBound> bound;
   if (args.local) {
@@ -175,7 +175,7 @@ bool run_case(MoeCase c, const Args& args, bool startup) {
         .param("x_python", rates[rates.size() / 2] / kPythonFfnSamplesPerS);
   line.print();
   if (bound) {
-    MoeJsonLine bound_line(c.preset + "_local_compute_bound_samples_per_s");
+    JsonLine bound_line("moe", c.preset + "_local_compute_bound_samples_per_s");
     bound_line.value(bound->samples_per_s, "samples/s");
     add_case_params(bound_line, c, bound->threads);
     for (const auto& [setting, rate] : bound->tried)

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench_json.hpp"
 #include "hivemind/core/result.hpp"
 #include "hivemind/moe/server.hpp"
 #include "hivemind/net/host.hpp"
@@ -84,35 +85,8 @@ struct LocalBound {
 /// batches. Blocking; throws std::invalid_argument on an unknown expert class.
 LocalBound measure_local_bound(const MoeCase& c, double search_fraction);
 
-/// One JSON result line: {"bench":"moe","case":...,"value":...,"unit":...,["against",
-/// "against_value","ratio"],"params":{...}}. Build, then print() (stdout, flushed).
-class MoeJsonLine {
- public:
-  explicit MoeJsonLine(std::string case_name);
-  MoeJsonLine& value(double v, std::string unit);
-  /// The bound measured in the same run; sets ratio = value / against_value.
-  MoeJsonLine& against(std::string name, double against_value);
-  MoeJsonLine& param(const std::string& key, double v);
-  MoeJsonLine& param(const std::string& key, const std::string& v);
-
-  MoeJsonLine& param(const std::string& key, const char* v) { return param(key, std::string(v)); }
-
-  /// A top-level string field (e.g. "status").
-  MoeJsonLine& field(const std::string& key, const std::string& v);
-  void print() const;
-
- private:
-  std::string case_;
-  std::optional<double> value_;
-  std::string unit_;
-  std::string against_;
-  double against_value_ = 0;
-  std::vector<std::pair<std::string, std::string>> fields_;  // key, JSON text
-  std::vector<std::pair<std::string, std::string>> params_;  // key, JSON text
-};
-
 /// Adds the parameters of `c` and `threads` to `line`.
-void add_case_params(MoeJsonLine& line, const MoeCase& c, const MoeThreads& threads);
+void add_case_params(JsonLine& line, const MoeCase& c, const MoeThreads& threads);
 
 /// The 1-minute load average (for params), or -1.
 double load_average();

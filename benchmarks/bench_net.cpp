@@ -161,13 +161,13 @@ void print_throughputs(const Options& options,
         .param("repeats", options.repeats)
         .param("window_kib", options.window_kib ? static_cast<double>(options.window_kib) : 256);
   };
-  params(JsonLine("tcp_raw_throughput" + suffix).value(t.tcp, "MB/s")).print();
-  params(JsonLine("stream_throughput_noise_yamux" + suffix)
+  params(JsonLine("net", "tcp_raw_throughput" + suffix).value(t.tcp, "MB/s")).print();
+  params(JsonLine("net", "stream_throughput_noise_yamux" + suffix)
              .value(t.noise, "MB/s")
              .against("chacha20poly1305_seal_open_1core", seal_open))
       .param("goal", "ratio >= 0.6")
       .print();
-  params(JsonLine("stream_throughput_plaintext_yamux" + suffix)
+  params(JsonLine("net", "stream_throughput_plaintext_yamux" + suffix)
              .value(t.plaintext, "MB/s")
              .against("tcp_raw_throughput" + suffix, t.tcp))
       .print();
@@ -180,7 +180,7 @@ void run_throughputs(const Options& options, Throughputs& two) {
   for (int r = 0; r < options.repeats; ++r)
     seal.push_back(measure_seal_open(total, kMessage));
   const double seal_open = median(seal);
-  JsonLine("chacha20poly1305_seal_open_1core")
+  JsonLine("net", "chacha20poly1305_seal_open_1core")
       .value(seal_open, "MB/s")
       .param("message_bytes", static_cast<double>(kMessage))
       .param("payload_mib", static_cast<double>(options.payload_mib))
@@ -200,12 +200,12 @@ RpcFigures run_rpc(const Options& options) {
   if (!rpc)
     fail("unary RPC", rpc.error());
   const std::string setup = "server_thread";
-  JsonLine("tcp_roundtrip_p50_us")
+  JsonLine("net", "tcp_roundtrip_p50_us")
       .value(rpc->tcp_rtt_p50_us, "us")
       .param("setup", setup)
       .param("message_bytes", 64)
       .print();
-  JsonLine("ping_rtt_p50_us")
+  JsonLine("net", "ping_rtt_p50_us")
       .value(rpc->ping_rtt_p50_us, "us")
       .against("tcp_roundtrip_p50_us", rpc->tcp_rtt_p50_us)
       .param("setup", setup)
@@ -213,8 +213,9 @@ RpcFigures run_rpc(const Options& options) {
       .print();
   for (const auto& [name, value] : {std::pair{"unary_rpc_latency_p50_us", rpc->p50_us},
                                     {"unary_rpc_latency_p99_us", rpc->p99_us}}) {
-    auto line =
-        JsonLine(name).value(value, "us").against("tcp_roundtrip_p50_us", rpc->tcp_rtt_p50_us);
+    auto line = JsonLine("net", name)
+                    .value(value, "us")
+                    .against("tcp_roundtrip_p50_us", rpc->tcp_rtt_p50_us);
     line.param("setup", setup)
         .param("calls", static_cast<double>(options.rpc_calls))
         .param("request_bytes", 64);
@@ -222,14 +223,14 @@ RpcFigures run_rpc(const Options& options) {
       line.param("goal", "value < 150");
     line.print();
   }
-  JsonLine("unary_rpc_calls_per_s")
+  JsonLine("net", "unary_rpc_calls_per_s")
       .value(rpc->calls_per_s_1, "calls/s")
       .against("tcp_roundtrips_per_s", 1e6 / rpc->tcp_rtt_p50_us)
       .param("setup", setup)
       .param("callers", 1)
       .param("calls", static_cast<double>(options.rpc_calls))
       .print();
-  JsonLine("unary_rpc_calls_per_s")
+  JsonLine("net", "unary_rpc_calls_per_s")
       .value(rpc->calls_per_s_n, "calls/s")
       .against("unary_rpc_calls_per_s_1_caller", rpc->calls_per_s_1)
       .param("setup", setup)

@@ -22,6 +22,7 @@
 #include <asio/io_context.hpp>
 #include <asio/use_future.hpp>
 
+#include "bench_json.hpp"
 #include "hivemind/core/result.hpp"
 #include "hivemind/net/host.hpp"
 
@@ -42,33 +43,6 @@ struct Options {
   bool js = true;              ///< run the js-libp2p cases (d)
   bool throughput = true;      ///< run the throughput cases (a), (b)
   bool rpc = true;             ///< run the latency cases (c)
-};
-
-/// One JSON result line: {"bench":"net","case":...,"value":...,"unit":...,["against",
-/// "against_value","ratio"],"params":{...}}. Build, then print() (stdout, flushed).
-class JsonLine {
- public:
-  explicit JsonLine(std::string case_name);
-  JsonLine& value(double v, std::string unit);
-  /// The bound or baseline measured in the same run; sets ratio = value / against_value.
-  JsonLine& against(std::string name, double against_value);
-  JsonLine& param(const std::string& key, double v);
-  JsonLine& param(const std::string& key, const std::string& v);
-
-  JsonLine& param(const std::string& key, const char* v) { return param(key, std::string(v)); }
-
-  /// A top-level string field (e.g. "skipped" with its reason).
-  JsonLine& field(const std::string& key, const std::string& v);
-  void print() const;
-
- private:
-  std::string case_;
-  std::optional<double> value_;
-  std::string unit_;
-  std::string against_;
-  double against_value_ = 0;
-  std::vector<std::pair<std::string, std::string>> fields_;  // key, JSON text
-  std::vector<std::pair<std::string, std::string>> params_;  // key, JSON text
 };
 
 double median(std::vector<double> values);

@@ -65,31 +65,31 @@ JsFigures run_js(const Options& options) {
 void run_js_cases(const Options& options, double our_noise_mb_s, double our_ping_p50_us) {
   const std::string setup = "js-libp2p (Node) dials a C++ host on its own thread over Noise+Yamux";
   if (auto problem = interop::js_install_problem(); !problem.empty()) {
-    JsonLine("js_libp2p_throughput").field("skipped", problem).print();
+    JsonLine("net", "js_libp2p_throughput").field("skipped", problem).print();
     return;
   }
   const JsFigures js = run_js(options);
   if (!js.error.empty() && std::isnan(js.throughput_mb_s)) {
-    JsonLine("js_libp2p_throughput").field("skipped", js.error).print();
+    JsonLine("net", "js_libp2p_throughput").field("skipped", js.error).print();
     return;
   }
-  JsonLine("js_libp2p_throughput")
+  JsonLine("net", "js_libp2p_throughput")
       .value(js.throughput_mb_s, "MB/s")
       .param("setup", setup)
       .param("payload_mib", static_cast<double>(options.payload_mib))
       .param("write_kib", 64)
       .print();
-  JsonLine("stream_throughput_vs_js_libp2p")
+  JsonLine("net", "stream_throughput_vs_js_libp2p")
       .value(our_noise_mb_s, "MB/s")
       .against("js_libp2p_throughput", js.throughput_mb_s)
       .param("value_is", "stream_throughput_noise_yamux (server_thread)")
       .param("goal", "ratio >= 3")
       .print();
   if (std::isnan(js.ping_median_us)) {
-    JsonLine("js_libp2p_ping_rtt_median_us").field("skipped", js.error).print();
+    JsonLine("net", "js_libp2p_ping_rtt_median_us").field("skipped", js.error).print();
     return;
   }
-  JsonLine("js_libp2p_ping_rtt_median_us")
+  JsonLine("net", "js_libp2p_ping_rtt_median_us")
       .value(js.ping_median_us, "us")
       .against("ping_rtt_p50_us", our_ping_p50_us)
       .param("setup", setup)
