@@ -50,21 +50,7 @@ Result<ToolRun> run_dht_tool(const std::vector<std::string>& args,
   testing::ChildOptions options;
   options.argv = tool_argv(args);
   options.merge_stderr = merge_stderr;
-  HM_TRY(auto child, testing::ChildProcess::spawn(std::move(options)));
-  const auto deadline = Clock::now() + timeout;
-  ToolRun run;
-  for (;;) {
-    auto line = child.read_line(left_until(deadline));
-    if (line) {
-      run.lines.push_back(std::move(*line));
-      continue;
-    }
-    if (line.error() == std::errc::broken_pipe)
-      break;  // the output ended: the tool is exiting
-    return Err(line.error());
-  }
-  HM_TRY(run.exit_code, child.wait(left_until(deadline)));
-  return run;
+  return testing::run_to_exit(std::move(options), timeout);
 }
 
 Result<std::string> read_until_line_with(testing::ChildProcess& child,

@@ -35,11 +35,8 @@ struct DhtToolNode {
 /// detail holds its last output lines).
 Result<DhtToolNode> start_dht_node(const std::vector<std::string>& args);
 
-/// The outcome of a run that ended by itself.
-struct ToolRun {
-  int exit_code = -1;
-  std::vector<std::string> lines;  ///< stdout, plus stderr when merged, in order
-};
+/// A finished tool run: exit code and output lines.
+using ToolRun = testing::ChildRun;
 
 /// Runs `hivemind-dht <args>` to completion (stderr merged into `lines` when `merge_stderr`,
 /// else shown in the test log). Errors: spawn failure, timed_out after `timeout`.

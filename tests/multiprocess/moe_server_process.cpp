@@ -77,21 +77,7 @@ Result<ServerRun> run_server_tool(const std::vector<std::string>& args) {
   options.argv = {HM_SERVER_TOOL_PATH};
   options.argv.insert(options.argv.end(), args.begin(), args.end());
   options.merge_stderr = true;
-  HM_TRY(auto child, testing::ChildProcess::spawn(std::move(options)));
-  const auto deadline = Clock::now() + kToolRunTimeout;
-  ServerRun run;
-  for (;;) {
-    auto line = child.read_line(left_until(deadline));
-    if (line) {
-      run.lines.push_back(std::move(*line));
-      continue;
-    }
-    if (line.error() == std::errc::broken_pipe)
-      break;  // the output ended: the tool is exiting
-    return Err(line.error());
-  }
-  HM_TRY(run.exit_code, child.wait(left_until(deadline)));
-  return run;
+  return testing::run_to_exit(std::move(options), kToolRunTimeout);
 }
 
 Result<int> terminate(ServerProcess& server) {

@@ -51,10 +51,7 @@ Result<ServerProcess> start_server(const std::vector<std::string>& args);
 
 /// A run of hivemind-server that ended by itself: exit code and every output line (stderr
 /// merged).
-struct ServerRun {
-  int exit_code = -1;
-  std::vector<std::string> lines;
-};
+using ServerRun = testing::ChildRun;
 
 /// Runs `hivemind-server <args>` to completion. Errors: spawn failure, timed_out.
 Result<ServerRun> run_server_tool(const std::vector<std::string>& args);

@@ -316,4 +316,27 @@ std::string ChildProcess::history_tail(std::size_t n) const {
   return out;
 }
 
+Result<ChildRun> run_to_exit(ChildOptions options, std::chrono::milliseconds timeout) {
+  HM_TRY(auto child, ChildProcess::spawn(std::move(options)));
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto left = [&] {
+    return std::max(std::chrono::milliseconds(0),
+                    std::chrono::duration_cast<std::chrono::milliseconds>(
+                        deadline - std::chrono::steady_clock::now()));
+  };
+  ChildRun run;
+  for (;;) {
+    auto line = child.read_line(left());
+    if (line) {
+      run.lines.push_back(std::move(*line));
+      continue;
+    }
+    if (line.error() == std::errc::broken_pipe)
+      break;  // the output ended: the child is exiting
+    return Err(line.error());
+  }
+  HM_TRY(run.exit_code, child.wait(left()));
+  return run;
+}
+
 }  // namespace hivemind::testing

@@ -103,4 +103,14 @@ class ChildProcess {
   std::vector<std::string> history_;
 };
 
+/// What a child printed and how it exited.
+struct ChildRun {
+  int exit_code = -1;
+  std::vector<std::string> lines;  ///< stdout (plus stderr when merged), in order
+};
+
+/// Starts `options.argv`, reads its output to the end, then waits for it to exit; `timeout`
+/// bounds the whole run. Blocking. Errors: spawn failure, std::errc::timed_out, message_size.
+Result<ChildRun> run_to_exit(ChildOptions options, std::chrono::milliseconds timeout);
+
 }  // namespace hivemind::testing
