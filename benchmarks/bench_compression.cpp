@@ -26,9 +26,9 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/randn.h>
-#include <sys/mman.h>
 
 #include "hivemind/compression/serialization.hpp"
+#include "memory.hpp"  // src/compression: the codecs' huge-page advice, applied to memcpy too
 
 namespace {
 
@@ -106,19 +106,6 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-// Huge-page advice for the 2 MiB-aligned interior of a new buffer of 4 MiB or more, as the codecs
-// give their large outputs (src/compression/memory.cpp), so that --fresh treats memcpy alike.
-void advise_huge_pages(void* data, std::size_t size) {
-  constexpr std::uintptr_t kHuge = std::uintptr_t{2} << 20;
-  if (size < 2 * kHuge)
-    return;
-  const auto begin = reinterpret_cast<std::uintptr_t>(data);
-  const std::uintptr_t first = (begin + kHuge - 1) & ~(kHuge - 1);
-  const std::uintptr_t last = (begin + size) & ~(kHuge - 1);
-  if (last > first)
-    (void)madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
-}
-
 // Goals of issue 4: at least 1/4 of memcpy, QUANTILE_8BIT at least 1/10.
 double goal(CompressionType type) {
   return type == CompressionType::kQuantile8Bit ? 0.1 : 0.25;
@@ -151,7 +138,7 @@ int main(int argc, char** argv) {
     }
     const auto t0 = Clock::now();
     std::unique_ptr<std::uint8_t[]> fresh(new std::uint8_t[nbytes]);
-    advise_huge_pages(fresh.get(), nbytes);
+    hivemind::compression::detail::advise_huge_pages(fresh.get(), nbytes);
     std::memcpy(fresh.get(), x.data_ptr(), nbytes);
     const double t = seconds(t0, Clock::now());
     volatile std::uint8_t sink = fresh[nbytes / 2];  // keep the copy
