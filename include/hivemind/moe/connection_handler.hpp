@@ -89,6 +89,7 @@ class ConnectionHandler : public std::enable_shared_from_this<ConnectionHandler>
   asio::awaitable<Result<void>> backward_stream(net::RpcStreamReader& in,
                                                 net::RpcStreamWriter& out);
 
+  /// The served experts by uid (fixed at construction).
   const std::map<std::string, ServedExpert>& experts() const noexcept { return experts_; }
 
  private:

@@ -86,13 +86,17 @@ class Server {
   /// stops the runtime, saves a last checkpoint, stops the DHT. Idempotent.
   void shutdown();
 
+  /// The uids this server hosts (fixed after create()).
   const std::vector<std::string>& expert_uids() const noexcept;
   /// The backend of every hosted expert (for inspection and tests; they are in use).
   const std::vector<std::shared_ptr<ExpertBackend>>& backends() const noexcept;
   /// Addresses clients and peers should use, with /p2p/<peer id>.
   std::vector<net::Multiaddr> visible_multiaddrs() const;
+  /// The peer id the experts are declared under (the DHT node's).
   const net::PeerId& peer_id() const noexcept;
+  /// The server's DHT (owned by the server; usable from any thread but its network thread).
   dht::DHT& dht() noexcept;
+  /// How long create() spent on experts and on networking.
   StartupTimes startup_times() const noexcept;
 
   /// Internal: the server's parts (src/moe/server_state.hpp).
