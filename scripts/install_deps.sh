@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libasio-dev libsodium-dev libprotobuf-dev protobuf-compiler
   libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev nlohmann-json3-dev
-  libtorch-dev libopenblas0-pthread
+  libtorch-dev libopenblas0-pthread zlib1g-dev dataset-fashion-mnist
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format
   nodejs npm

@@ -43,6 +43,14 @@ class MoeCategory final : public std::error_category {
         return "malformed request";
       case MoeErrc::kBadConfig:
         return "invalid configuration";
+      case MoeErrc::kBadResponse:
+        return "malformed expert response";
+      case MoeErrc::kNoExpertsFound:
+        return "no experts found";
+      case MoeErrc::kTooFewExperts:
+        return "too few experts answered";
+      case MoeErrc::kAnomaly:
+        return "non-finite values";
     }
     return "unknown moe error";
   }

@@ -1,6 +1,7 @@
 #pragma once
 /// \file
-/// Error codes of the Mixture-of-Experts layer (expert uids, experts, task pools, server RPCs).
+/// Error codes of the Mixture-of-Experts layer (expert uids, experts, task pools, server RPCs,
+/// and the client: remote calls, beam search, fault-tolerant mixtures).
 
 #include <system_error>
 
@@ -25,6 +26,11 @@ enum class MoeErrc {
   kCheckpointError,       ///< writing or reading a checkpoint failed; detail says which file
   kBadRequest,            ///< a malformed request (bad protobuf, uids differing in one stream)
   kBadConfig,             ///< server options or a config file that do not make sense
+  // Client side (hivemind::moe::client):
+  kBadResponse,     ///< an expert's reply that does not parse or does not match its schema
+  kNoExpertsFound,  ///< beam search found no expert under the prefix
+  kTooFewExperts,   ///< fewer than k_min experts answered for a sample
+  kAnomaly,         ///< NaN/Inf in inputs or gradients with detect_anomalies
 };
 
 /// The category of MoeErrc ("hivemind.moe"). Thread-safe singleton.
