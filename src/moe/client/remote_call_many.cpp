@@ -16,7 +16,9 @@ struct CallState : torch::CustomClassHolder {
   std::shared_ptr<MixtureCore> core;
   std::shared_ptr<ForwardOutcome> outcome;
   ExpertSchema schema;
-  std::vector<at::Tensor> inputs;  // detached, CPU
+  std::vector<at::Tensor> inputs;                       // detached, CPU
+  std::vector<std::vector<std::int64_t>> output_sizes;  // kept for zero gradients
+  std::vector<at::TensorOptions> output_options;
   c10::Device device = at::kCPU;
 };
 
@@ -30,8 +32,15 @@ class RemoteCallMany : public torch::autograd::Function<RemoteCallMany> {
                                at::TensorList /*inputs*/) {
     variable_list results;
     results.push_back(state->outcome->mask.to(state->device));
-    for (const auto& out : state->outcome->outputs)
+    for (const auto& out : state->outcome->outputs) {
+      state->output_sizes.push_back(out.sizes().vec());
+      state->output_options.push_back(out.options());
       results.push_back(out.to(state->device));
+    }
+    // The outputs belong to autograd now (backward does not read them); keeping them in the
+    // outcome as well would close a reference cycle (output -> grad_fn -> this node's saved
+    // state -> outcome -> output) that leaks every step's graph and the layer's DHT with it.
+    state->outcome->outputs.clear();
     ctx->mark_non_differentiable({results[0]});
     ctx->saved_data["state"] = at::IValue::make_capsule(std::move(state));
     return results;
@@ -43,7 +52,7 @@ class RemoteCallMany : public torch::autograd::Function<RemoteCallMany> {
     std::vector<at::Tensor> grad_outputs(grads.begin() + 1, grads.end());
     for (std::size_t i = 0; i < grad_outputs.size(); ++i)
       if (!grad_outputs[i].defined())
-        grad_outputs[i] = at::zeros_like(state->outcome->outputs[i]);
+        grad_outputs[i] = at::zeros(state->output_sizes[i], state->output_options[i]);
     std::vector<at::Tensor> grad_inputs = run_blocking(
         state->core->backward(state->outcome, state->schema, state->inputs, grad_outputs));
     variable_list out;

@@ -15,7 +15,7 @@ namespace hivemind::moe::client {
 /// Returns {mask [B, K] bool, output_i [B, K, *shape_i]...} on `inputs[0]`'s device, connected to
 /// autograd so that gradients of the outputs flow to every floating input through
 /// MixtureCore::backward (blocking, on autograd's thread). `inputs` are the tensors the forward
-/// pass sent.
+/// pass sent. Clears `outcome->outputs` (the returned tensors replace them).
 std::vector<at::Tensor> attach_remote_calls(std::shared_ptr<MixtureCore> core,
                                             std::shared_ptr<ForwardOutcome> outcome,
                                             ExpertSchema schema,

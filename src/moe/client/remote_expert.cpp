@@ -25,7 +25,9 @@ struct ExpertCallState : torch::CustomClassHolder {
   ExpertSchema schema;
   RemoteExpertOptions options;
   std::vector<at::Tensor> inputs;   // detached
-  std::vector<at::Tensor> outputs;  // as the server returned them
+  std::vector<at::Tensor> outputs;  // as the server returned them; handed to autograd in forward
+  std::vector<std::vector<std::int64_t>> output_sizes;  // kept for zero gradients
+  std::vector<at::TensorOptions> output_options;
   c10::Device device = at::kCPU;
 };
 
@@ -38,8 +40,15 @@ class RemoteModuleCall : public torch::autograd::Function<RemoteModuleCall> {
                                const at::Tensor& /*dummy*/,
                                at::TensorList /*inputs*/) {
     variable_list outputs;
-    for (const auto& out : state->outputs)
+    for (const auto& out : state->outputs) {
+      state->output_sizes.push_back(out.sizes().vec());
+      state->output_options.push_back(out.options());
       outputs.push_back(out.to(state->device));
+    }
+    // The outputs belong to autograd now; keeping them in the state as well would close a
+    // reference cycle (output -> grad_fn -> this node's saved state -> output) that leaks the
+    // graph, the state and the DHT with it.
+    state->outputs.clear();
     ctx->saved_data["state"] = at::IValue::make_capsule(std::move(state));
     return outputs;
   }
@@ -49,7 +58,9 @@ class RemoteModuleCall : public torch::autograd::Function<RemoteModuleCall> {
         c10::static_intrusive_pointer_cast<ExpertCallState>(ctx->saved_data["state"].toCapsule());
     std::vector<at::Tensor> tensors = state->inputs;
     for (std::size_t i = 0; i < grads.size(); ++i)
-      tensors.push_back(grads[i].defined() ? grads[i] : at::zeros_like(state->outputs[i]));
+      tensors.push_back(grads[i].defined()
+                            ? grads[i]
+                            : at::zeros(state->output_sizes[i], state->output_options[i]));
     std::vector<TensorSchema> request_schema = state->schema.args;
     request_schema.insert(
         request_schema.end(), state->schema.outputs.begin(), state->schema.outputs.end());
