@@ -15,8 +15,8 @@ constexpr std::size_t kMaxReportedFailures = 16;
 std::chrono::milliseconds call_timeout(std::optional<std::chrono::duration<double>> total) {
   if (!total)
     return std::chrono::hours(24);
-  return std::max(std::chrono::milliseconds(1),
-                  std::chrono::ceil<std::chrono::milliseconds>(*total));
+  // A second past the pass's own deadline: the pass cancels first and reports one reason.
+  return std::chrono::ceil<std::chrono::milliseconds>(*total) + std::chrono::seconds(1);
 }
 
 std::vector<std::vector<std::size_t>> samples_of_groups(const std::vector<ExpertGroup>& groups) {

@@ -14,7 +14,7 @@
 
 namespace hivemind::moe::client {
 
-/// Deadline of one RPC: the pass's timeout, or a day when there is none.
+/// Deadline of one RPC: a second past the pass's timeout (which cancels it first), or a day.
 std::chrono::milliseconds call_timeout(std::optional<std::chrono::duration<double>> total);
 
 /// The samples of each group, as the collector wants them.
