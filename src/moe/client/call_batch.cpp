@@ -84,15 +84,16 @@ asio::awaitable<void> CallBatch::run_one(std::size_t index) {
 }
 
 void CallBatch::deliver(std::size_t index, Result<std::vector<Bytes>> reply) {
-  std::shared_ptr<asio::steady_timer> waiter;
-  {
-    std::lock_guard lock(mutex_);
-    ready_.push_back(CallResult{.index = index, .reply = std::move(reply)});
-    --outstanding_;
-    waiter = std::move(waiter_);
-  }
-  if (waiter)
+  // Everything under the lock, the count last: once the consumer sees nothing outstanding it may
+  // return and destroy its executor, so this thread must be done with the consumer's timer (the
+  // wake-up is posted, and the posted copy is the only one left) before that can happen.
+  std::lock_guard lock(mutex_);
+  ready_.push_back(CallResult{.index = index, .reply = std::move(reply)});
+  if (waiter_) {
+    std::shared_ptr<asio::steady_timer> waiter = std::move(waiter_);
     asio::post(waiter->get_executor(), [waiter] { waiter->cancel(); });
+  }
+  --outstanding_;
 }
 
 asio::awaitable<std::optional<CallResult>> CallBatch::async_next(Clock::time_point until) {
