@@ -176,12 +176,7 @@ int run(const DmoeOptions& o) {
 
 int main(int argc, char** argv) {
   using namespace hivemind::bench;
-  // libgomp reads OMP_WAIT_POLICY when it is loaded, before main: set it and start again.
-  if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
-    ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-    ::execv("/proc/self/exe", argv);
-    std::perror("re-exec with OMP_WAIT_POLICY=PASSIVE failed; going on without it");
-  }
+  reexec_with_passive_openmp(argv);
   DmoeOptions options;
   options.dht_path = HM_DMOE_DHT_PATH;
   options.server_path = HM_DMOE_SERVER_PATH;

@@ -3,8 +3,10 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 namespace hivemind::bench {
 namespace {
@@ -94,6 +96,14 @@ void JsonLine::print() const {
   out += "}}\n";
   std::fputs(out.c_str(), stdout);
   std::fflush(stdout);
+}
+
+void reexec_with_passive_openmp(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr)
+    return;
+  ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  ::execv("/proc/self/exe", argv);
+  std::perror("re-exec with OMP_WAIT_POLICY=PASSIVE failed; going on without it");
 }
 
 }  // namespace hivemind::bench

@@ -39,4 +39,10 @@ class JsonLine {
   std::vector<std::pair<std::string, std::string>> params_;  // key, JSON text
 };
 
+/// libgomp reads OMP_WAIT_POLICY when it is loaded, before main: when it is unset, sets it to
+/// PASSIVE (spinning OpenMP threads fight the benchmark's own threads on small machines) and
+/// re-executes the program with `argv`; returns only when it is already set or the exec failed
+/// (then it says so on stderr and the run goes on). Call first thing in main.
+void reexec_with_passive_openmp(char** argv);
+
 }  // namespace hivemind::bench

@@ -17,6 +17,7 @@
 #include <ATen/Parallel.h>
 #include <unistd.h>
 
+#include "bench_json.hpp"
 #include "hivemind/core/log.hpp"
 
 namespace hivemind::bench {
@@ -273,12 +274,7 @@ int parse_args(int argc, char** argv, Args& a) {
 
 int main(int argc, char** argv) {
   using namespace hivemind::bench;
-  // libgomp reads OMP_WAIT_POLICY when it is loaded, before main: set it and start again.
-  if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
-    ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-    ::execv("/proc/self/exe", argv);
-    std::perror("re-exec with OMP_WAIT_POLICY=PASSIVE failed; going on without it");
-  }
+  reexec_with_passive_openmp(argv);
   Args args;
   if (const int rc = parse_args(argc, argv, args); rc != 0)
     return rc == 1 ? 0 : 2;
