@@ -46,8 +46,9 @@ struct ForwardOutcome {
   std::int64_t batch_size = 0;
   std::int64_t slots = 0;  ///< K: the longest choice list
   std::vector<ExpertGroup> groups;
-  std::vector<bool> answered;  ///< per group
-  at::Tensor mask;             ///< [B, K] bool: slot answered
+  std::vector<at::Tensor> inputs;  ///< the inputs as sent: detached, CPU, contiguous
+  std::vector<bool> answered;      ///< per group
+  at::Tensor mask;                 ///< [B, K] bool: slot answered
   /// Per schema output: [B, K, *shape], zero where masked. Moved out (cleared) by
   /// attach_remote_calls, whose autograd outputs they become.
   std::vector<at::Tensor> outputs;

@@ -46,6 +46,7 @@ asio::awaitable<std::shared_ptr<ForwardOutcome>> MixtureCore::forward(
 
   auto outcome = std::make_shared<ForwardOutcome>();
   outcome->batch_size = batch;
+  outcome->inputs = inputs;
   outcome->groups = group_by_expert(chosen);
   for (const auto& sample : chosen)
     outcome->slots =

@@ -16,7 +16,6 @@ struct CallState : torch::CustomClassHolder {
   std::shared_ptr<MixtureCore> core;
   std::shared_ptr<ForwardOutcome> outcome;
   ExpertSchema schema;
-  std::vector<at::Tensor> inputs;                       // detached, CPU
   std::vector<std::vector<std::int64_t>> output_sizes;  // kept for zero gradients
   std::vector<at::TensorOptions> output_options;
   c10::Device device = at::kCPU;
@@ -54,7 +53,7 @@ class RemoteCallMany : public torch::autograd::Function<RemoteCallMany> {
       if (!grad_outputs[i].defined())
         grad_outputs[i] = at::zeros(state->output_sizes[i], state->output_options[i]);
     std::vector<at::Tensor> grad_inputs = run_blocking(
-        state->core->backward(state->outcome, state->schema, state->inputs, grad_outputs));
+        state->core->backward(state->outcome, state->schema, state->outcome->inputs, grad_outputs));
     variable_list out;
     out.emplace_back();  // state
     out.emplace_back();  // dummy
@@ -74,8 +73,6 @@ std::vector<at::Tensor> attach_remote_calls(std::shared_ptr<MixtureCore> core,
   state->core = std::move(core);
   state->outcome = std::move(outcome);
   state->schema = std::move(schema);
-  for (const auto& input : inputs)
-    state->inputs.push_back(input.detach().to(at::kCPU).contiguous());
   state->device = inputs.front().device();
   const at::Tensor dummy = at::empty({0}).requires_grad_(true);
   return RemoteCallMany::apply(std::move(state), dummy, at::TensorList(inputs));

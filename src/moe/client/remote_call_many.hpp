@@ -14,8 +14,9 @@ namespace hivemind::moe::client {
 
 /// Returns {mask [B, K] bool, output_i [B, K, *shape_i]...} on `inputs[0]`'s device, connected to
 /// autograd so that gradients of the outputs flow to every floating input through
-/// MixtureCore::backward (blocking, on autograd's thread). `inputs` are the tensors the forward
-/// pass sent. Clears `outcome->outputs` (the returned tensors replace them).
+/// MixtureCore::backward (blocking, on autograd's thread), which resends `outcome->inputs` (the
+/// CPU copies forward sent). `inputs` are the caller's tensors: the autograd edges. Clears
+/// `outcome->outputs` (the returned tensors replace them).
 std::vector<at::Tensor> attach_remote_calls(std::shared_ptr<MixtureCore> core,
                                             std::shared_ptr<ForwardOutcome> outcome,
                                             ExpertSchema schema,

@@ -95,8 +95,10 @@ class MoEBeamSearcher {
   asio::awaitable<std::vector<std::pair<double, std::string>>> get_initial_beam(
       std::vector<float> dim0_scores, std::size_t beam_size);
 
+  /// The prefix with its trailing '.' (e.g. "ffn."). Any thread.
   const std::string& uid_prefix() const noexcept { return uid_prefix_; }
 
+  /// Coordinates per dimension. Any thread.
   const std::vector<int>& grid_size() const noexcept { return grid_size_; }
 
   /// Drops every cached prefix (e.g. after a server is known to have left).

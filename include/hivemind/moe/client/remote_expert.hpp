@@ -48,6 +48,7 @@ class RemoteExpertImpl : public torch::nn::Module {
                    std::shared_ptr<dht::DHT> dht,
                    RemoteExpertOptions options = {});
 
+  /// The expert's uid and peer (fixed at construction). Any thread.
   const ExpertInfo& info() const noexcept { return info_; }
 
   /// The expert's schema, fetched with rpc_info on the first call. Blocking; throws

@@ -70,6 +70,7 @@ class RemoteMixtureOfExpertsImpl : public torch::nn::Module {
   /// The report of the latest completed forward pass (of any thread).
   MixtureCallReport last_report() const;
 
+  /// The options given at construction. Any thread.
   const RemoteMixtureOfExpertsOptions& options() const noexcept { return options_; }
 
   torch::nn::Linear proj{nullptr};

@@ -70,6 +70,7 @@ class RemoteSwitchMixtureOfExpertsImpl : public torch::nn::Module {
   /// The report of the latest completed forward pass.
   MixtureCallReport last_report() const;
 
+  /// The options given at construction. Any thread.
   const RemoteSwitchMixtureOfExpertsOptions& options() const noexcept { return options_; }
 
   torch::nn::Linear proj{nullptr};
