@@ -17,6 +17,7 @@ namespace {
 constexpr char kUsage[] = R"(usage: hm-bench-net [options]
 Prints one JSON object per line (DESIGN.md section 9). Cases:
   chacha20poly1305_seal_open_1core   libsodium seal+open of 64 KiB messages, one core (bound)
+  chacha20poly1305_seal_open_1core_transport  the same with the transport's AEAD (OpenSSL)
   tcp_raw_throughput                 plain asio sockets on loopback, one connection (bound)
   stream_throughput_noise_yamux      one Host stream over Noise+Yamux vs the seal+open bound
   stream_throughput_plaintext_yamux  one Host stream over plaintext+Yamux vs raw TCP
@@ -149,9 +150,15 @@ Throughputs measure_throughputs(const Options& options, bool two_threads) {
   return {median(tcp), median(noise), median(plain)};
 }
 
+/// The single-core seal+open figures: libsodium's (the issue's bound) and the transport's own.
+struct SealOpen {
+  double libsodium = 0;
+  double transport = 0;
+};
+
 void print_throughputs(const Options& options,
                        const Throughputs& t,
-                       double seal_open,
+                       const SealOpen& seal_open,
                        const std::string& setup,
                        const std::string& suffix) {
   auto params = [&](JsonLine line) {
@@ -164,8 +171,9 @@ void print_throughputs(const Options& options,
   params(JsonLine("net", "tcp_raw_throughput" + suffix).value(t.tcp, "MB/s")).print();
   params(JsonLine("net", "stream_throughput_noise_yamux" + suffix)
              .value(t.noise, "MB/s")
-             .against("chacha20poly1305_seal_open_1core", seal_open))
+             .against("chacha20poly1305_seal_open_1core", seal_open.libsodium))
       .param("goal", "ratio >= 0.6")
+      .param("ratio_to_transport_aead_1core", t.noise / seal_open.transport)
       .print();
   params(JsonLine("net", "stream_throughput_plaintext_yamux" + suffix)
              .value(t.plaintext, "MB/s")
@@ -176,16 +184,23 @@ void print_throughputs(const Options& options,
 void run_throughputs(const Options& options, Throughputs& two) {
   const std::size_t total = options.payload_mib << 20;
   constexpr std::size_t kMessage = 64 * 1024;
-  std::vector<double> seal;
-  for (int r = 0; r < options.repeats; ++r)
-    seal.push_back(measure_seal_open(total, kMessage));
-  const double seal_open = median(seal);
-  JsonLine("net", "chacha20poly1305_seal_open_1core")
-      .value(seal_open, "MB/s")
-      .param("message_bytes", static_cast<double>(kMessage))
-      .param("payload_mib", static_cast<double>(options.payload_mib))
-      .param("repeats", options.repeats)
-      .print();
+  SealOpen seal_open;
+  for (const AeadImpl impl : {AeadImpl::kLibsodium, AeadImpl::kTransport}) {
+    std::vector<double> runs;
+    for (int r = 0; r < options.repeats; ++r)
+      runs.push_back(measure_seal_open(total, kMessage, impl));
+    const bool sodium = impl == AeadImpl::kLibsodium;
+    (sodium ? seal_open.libsodium : seal_open.transport) = median(runs);
+    JsonLine(
+        "net",
+        sodium ? "chacha20poly1305_seal_open_1core" : "chacha20poly1305_seal_open_1core_transport")
+        .value(sodium ? seal_open.libsodium : seal_open.transport, "MB/s")
+        .param("implementation", sodium ? "libsodium" : "OpenSSL (used by the Noise transport)")
+        .param("message_bytes", static_cast<double>(kMessage))
+        .param("payload_mib", static_cast<double>(options.payload_mib))
+        .param("repeats", options.repeats)
+        .print();
+  }
   two = measure_throughputs(options, /*two_threads=*/true);
   print_throughputs(options, two, seal_open, "server_thread", "");
   if (options.single_thread) {

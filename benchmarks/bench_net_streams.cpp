@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "bench_net.hpp"
+#include "chacha20_poly1305.hpp"
 #include "hivemind/core/bytes.hpp"
 #include "hivemind/net/error.hpp"
 #include "interop_support.hpp"
@@ -70,14 +71,15 @@ asio::awaitable<void> raw_sink(std::shared_ptr<tcp::acceptor> acceptor) {
 
 }  // namespace
 
-double measure_seal_open(std::size_t total_bytes, std::size_t message) {
+double measure_seal_open(std::size_t total_bytes, std::size_t message, AeadImpl impl) {
   if (sodium_init() < 0)
     throw std::runtime_error("sodium_init failed");
-  std::array<std::uint8_t, crypto_aead_chacha20poly1305_ietf_KEYBYTES> key{};
-  std::array<std::uint8_t, crypto_aead_chacha20poly1305_ietf_NPUBBYTES> nonce{};
+  std::array<std::uint8_t, net::detail::kAeadKeySize> key{};
+  std::array<std::uint8_t, net::detail::kAeadNonceSize> nonce{};
+  std::array<std::uint8_t, net::detail::kAeadTagSize> tag{};
   randombytes_buf(key.data(), key.size());
   const Bytes plain = interop::make_payload(message, 3);
-  Bytes sealed(message + crypto_aead_chacha20poly1305_ietf_ABYTES);
+  Bytes sealed(message);
   Bytes opened(message);
   std::uint64_t counter = 0;
   const auto start = Clock::now();
@@ -87,27 +89,35 @@ double measure_seal_open(std::size_t total_bytes, std::size_t message) {
     for (int k = 0; k < 8; ++k)
       nonce[4 + k] = static_cast<std::uint8_t>(counter >> (8 * k));
     ++counter;
-    unsigned long long sealed_len = 0;
-    crypto_aead_chacha20poly1305_ietf_encrypt(sealed.data(),
-                                              &sealed_len,
-                                              plain.data(),
-                                              plain.size(),
-                                              nullptr,
-                                              0,
-                                              nullptr,
-                                              nonce.data(),
-                                              key.data());
-    unsigned long long opened_len = 0;
-    if (crypto_aead_chacha20poly1305_ietf_decrypt(opened.data(),
-                                                  &opened_len,
-                                                  nullptr,
-                                                  sealed.data(),
-                                                  sealed_len,
-                                                  nullptr,
-                                                  0,
-                                                  nonce.data(),
-                                                  key.data())
-        != 0)
+    bool opened_ok = false;
+    if (impl == AeadImpl::kLibsodium) {
+      crypto_aead_chacha20poly1305_ietf_encrypt_detached(sealed.data(),
+                                                         tag.data(),
+                                                         nullptr,
+                                                         plain.data(),
+                                                         message,
+                                                         nullptr,
+                                                         0,
+                                                         nullptr,
+                                                         nonce.data(),
+                                                         key.data());
+      opened_ok = crypto_aead_chacha20poly1305_ietf_decrypt_detached(opened.data(),
+                                                                     nullptr,
+                                                                     sealed.data(),
+                                                                     message,
+                                                                     tag.data(),
+                                                                     nullptr,
+                                                                     0,
+                                                                     nonce.data(),
+                                                                     key.data())
+                  == 0;
+    } else {
+      opened_ok =
+          net::detail::aead_seal(key, nonce, {}, plain.data(), sealed.data(), message, tag.data())
+          && net::detail::aead_open(
+              key, nonce, {}, sealed.data(), opened.data(), message, tag.data());
+    }
+    if (!opened_ok)
       throw std::runtime_error("decrypt failed");
   }
   const double seconds = seconds_since(start);

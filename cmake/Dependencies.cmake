@@ -2,6 +2,8 @@
 find_package(Threads REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium>=1.0.18)
+# libcrypto only: the Noise transport's ChaCha20-Poly1305 (3x libsodium 1.0.18 on AVX-512 machines).
+find_package(OpenSSL 3.0 REQUIRED COMPONENTS Crypto)
 find_package(Protobuf 3.21 REQUIRED)
 find_package(fmt REQUIRED)
 find_package(spdlog REQUIRED)

@@ -1,11 +1,15 @@
-// Noise_XX_25519_ChaChaPoly_SHA256 (noiseprotocol.org/noise.html, revision 34) on libsodium:
+// Noise_XX_25519_ChaChaPoly_SHA256 (noiseprotocol.org/noise.html, revision 34) on libsodium
+// (X25519, HMAC-SHA256) and OpenSSL (ChaCha20-Poly1305, chacha20_poly1305.hpp):
 // CipherState (section 5.1), SymmetricState (5.2) and the XX HandshakeState (5.3, 7.5), with the
 // HMAC-based HKDF of section 4.3 and the ChaChaPoly nonce layout of section 12.3.
 
 #include "hivemind/net/noise_xx.hpp"
 
+#include <cstring>
+
 #include <sodium.h>
 
+#include "chacha20_poly1305.hpp"
 #include "hivemind/core/check.hpp"
 #include "hivemind/net/error.hpp"
 #include "identity_codec.hpp"
@@ -19,8 +23,8 @@ constexpr std::size_t kDhSize = 32;
 constexpr std::size_t kTagSize = NoiseCipherState::kTagSize;
 
 /// ChaChaPoly nonce: 32 bits of zeros followed by the little-endian 64-bit counter.
-std::array<std::uint8_t, crypto_aead_chacha20poly1305_IETF_NPUBBYTES> make_nonce(std::uint64_t n) {
-  std::array<std::uint8_t, crypto_aead_chacha20poly1305_IETF_NPUBBYTES> nonce{};
+std::array<std::uint8_t, detail::kAeadNonceSize> make_nonce(std::uint64_t n) {
+  std::array<std::uint8_t, detail::kAeadNonceSize> nonce{};
   for (std::size_t i = 0; i < 8; ++i)
     nonce[4 + i] = static_cast<std::uint8_t>(n >> (8 * i));
   return nonce;
@@ -62,42 +66,35 @@ NoiseCipherState::~NoiseCipherState() {
   sodium_memzero(key_.data(), key_.size());
 }
 
-Result<void> NoiseCipherState::encrypt(BytesView ad,
-                                       std::uint8_t* data,
-                                       std::size_t size,
-                                       std::uint8_t* tag) {
-  if (!has_key_)
+Result<void> NoiseCipherState::encrypt(
+    BytesView ad, const std::uint8_t* in, std::uint8_t* out, std::size_t size, std::uint8_t* tag) {
+  if (!has_key_) {
+    if (size > 0 && in != out)
+      std::memmove(out, in, size);
     return ok();
+  }
   if (nonce_ == kMaxNonce)
     return Err(NetErrc::kProtocolViolation);
-  const auto nonce = make_nonce(nonce_);
-  std::uint8_t empty = 0;
-  if (size == 0)
-    data = &empty;  // libsodium declares the buffers non-null even when empty
-  crypto_aead_chacha20poly1305_ietf_encrypt_detached(
-      data, tag, nullptr, data, size, ad.data(), ad.size(), nullptr, nonce.data(), key_.data());
+  if (!detail::aead_seal(key_, make_nonce(nonce_), ad, in, out, size, tag))
+    return Err(NetErrc::kHandshakeFailed, "ChaCha20-Poly1305 encryption failed in OpenSSL");
   ++nonce_;
   return ok();
 }
 
 Result<void> NoiseCipherState::decrypt(BytesView ad,
-                                       std::uint8_t* data,
+                                       const std::uint8_t* in,
+                                       std::uint8_t* out,
                                        std::size_t size,
                                        const std::uint8_t* tag) {
-  if (!has_key_)
+  if (!has_key_) {
+    if (size > 0 && in != out)
+      std::memmove(out, in, size);
     return ok();
+  }
   if (nonce_ == kMaxNonce)
     return Err(NetErrc::kProtocolViolation);
-  const auto nonce = make_nonce(nonce_);
-  std::uint8_t empty = 0;
-  if (size == 0)
-    data = &empty;  // libsodium declares the buffers non-null even when empty
-  // On a bad tag libsodium wipes the output (here: `data`) rather than leaving ciphertext.
-  if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(
-          data, nullptr, data, size, tag, ad.data(), ad.size(), nonce.data(), key_.data())
-      != 0) {
+  if (!detail::aead_open(key_, make_nonce(nonce_), ad, in, out, size, tag))
     return Err(NetErrc::kHandshakeFailed);
-  }
   ++nonce_;
   return ok();
 }

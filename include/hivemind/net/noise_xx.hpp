@@ -3,7 +3,8 @@
 /// The Noise protocol framework pieces libp2p uses (noiseprotocol.org/noise.html, revision 34):
 /// the XX pattern with X25519, ChaCha20-Poly1305 and SHA-256 ("Noise_XX_25519_ChaChaPoly_SHA256"),
 /// with raw payloads and no libp2p semantics. noise.hpp builds the libp2p handshake on top.
-/// Everything here is pure computation (no I/O) on libsodium; objects are not thread-safe.
+/// Everything here is pure computation (no I/O) on libsodium and OpenSSL (the transport AEAD);
+/// objects are not thread-safe.
 
 #include <array>
 #include <cstddef>
@@ -54,11 +55,32 @@ class NoiseCipherState {
   /// Encrypts `size` bytes at `data` in place with associated data `ad` and writes the 16-byte
   /// tag to `tag`; increments the nonce. Without a key: no-op, no tag (callers check has_key()).
   /// Errors: NetErrc::kProtocolViolation when the nonce is exhausted (2^64-1 messages sent).
-  Result<void> encrypt(BytesView ad, std::uint8_t* data, std::size_t size, std::uint8_t* tag);
+  Result<void> encrypt(BytesView ad, std::uint8_t* data, std::size_t size, std::uint8_t* tag) {
+    return encrypt(ad, data, data, size, tag);
+  }
+
+  /// As above, reading `size` bytes at `in` and writing the ciphertext to `out` (the same pointer,
+  /// or non-overlapping buffers). Without a key the bytes are copied unchanged.
+  Result<void> encrypt(
+      BytesView ad, const std::uint8_t* in, std::uint8_t* out, std::size_t size, std::uint8_t* tag);
+
   /// Decrypts in place and checks the tag; increments the nonce only on success (on failure the
   /// `size` bytes at `data` are zeroed, never left as unauthenticated plaintext). Errors:
   /// NetErrc::kHandshakeFailed on a bad tag, NetErrc::kProtocolViolation on nonce exhaustion.
-  Result<void> decrypt(BytesView ad, std::uint8_t* data, std::size_t size, const std::uint8_t* tag);
+  Result<void> decrypt(BytesView ad,
+                       std::uint8_t* data,
+                       std::size_t size,
+                       const std::uint8_t* tag) {
+    return decrypt(ad, data, data, size, tag);
+  }
+
+  /// As above, from `in` to `out` (the same pointer, or non-overlapping buffers); on failure the
+  /// bytes at `out` are zeroed.
+  Result<void> decrypt(BytesView ad,
+                       const std::uint8_t* in,
+                       std::uint8_t* out,
+                       std::size_t size,
+                       const std::uint8_t* tag);
 
  private:
   std::array<std::uint8_t, kKeySize> key_{};
