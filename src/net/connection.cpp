@@ -1,5 +1,9 @@
 #include "connection.hpp"
 
+#include <algorithm>
+#include <memory>
+#include <span>
+
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
@@ -13,6 +17,33 @@ namespace hivemind::net {
 namespace {
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReadChunk = 256 * 1024;
+/// A write loop going idle frees its batch buffers above this size (bulk transfers reuse theirs).
+constexpr std::size_t kIdleBufferKeep = 2 * Connection::kOutboundHighWater;
+
+/// Bytes that grow without zero-filling: every byte is written before it is read.
+class ScratchBuffer {
+ public:
+  /// At least `size` writable bytes (reallocates only to grow; old contents are dropped).
+  std::uint8_t* get(std::size_t size) {
+    if (size > capacity_) {
+      capacity_ = std::max(size, capacity_ + capacity_ / 2);
+      data_ = std::make_unique_for_overwrite<std::uint8_t[]>(capacity_);
+    }
+    return data_.get();
+  }
+
+  void release_above(std::size_t keep) {
+    if (capacity_ > keep) {
+      data_.reset();
+      capacity_ = 0;
+    }
+  }
+
+ private:
+  std::unique_ptr<std::uint8_t[]> data_;
+  std::size_t capacity_ = 0;
+};
+
 }  // namespace
 
 Connection::Connection(Host& host,
@@ -84,12 +115,19 @@ asio::awaitable<void> Connection::wait_outbound_room() {
 
 asio::awaitable<void> Connection::read_loop() {
   auto self = shared_from_this();
-  Bytes wire(kReadChunk);
-  Bytes plaintext = std::move(early_plaintext_);
+  ScratchBuffer wire_buffer;
+  std::uint8_t* const wire = wire_buffer.get(kReadChunk);
+  // Noise frames are decrypted straight into this buffer: the plaintext of one read is at most
+  // the partial frame the transport keeps (< 2 + kNoiseMaxFrame bytes) plus the bytes read.
+  ScratchBuffer plaintext_buffer;
+  const std::span<std::uint8_t> plaintext(
+      noise_ ? plaintext_buffer.get(kReadChunk + kNoiseMaxFrame + 2) : nullptr,
+      noise_ ? kReadChunk + kNoiseMaxFrame + 2 : 0);
+  BytesView input = early_plaintext_;
   while (!closed_) {
-    if (!plaintext.empty()) {
-      auto received = session_.receive(plaintext);
-      plaintext.clear();
+    if (!input.empty()) {
+      auto received = session_.receive(input);
+      input = {};
       dispatch_events();
       if (session_.has_outbound())
         flush();
@@ -102,39 +140,47 @@ asio::awaitable<void> Connection::read_loop() {
         break;
       }
     }
-    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(wire), kNoThrow);
+    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(wire, kReadChunk), kNoThrow);
     if (ec) {
       close(NetErrc::kConnectionClosed);
       break;
     }
-    const BytesView chunk(wire.data(), n);
+    const BytesView chunk(wire, n);
     if (noise_) {
-      if (auto opened = noise_->open(chunk, plaintext); !opened) {
+      auto opened = noise_->open_into(chunk, plaintext);
+      if (!opened) {
         logger("net")->debug(
             "connection to {}: noise error: {}", remote_.to_string(), opened.error().message());
         close(opened.error());
         break;
       }
+      input = BytesView(plaintext.data(), *opened);
     } else {
-      append(plaintext, chunk);
+      input = chunk;  // Yamux copies payload bytes straight from the socket buffer
     }
   }
 }
 
 asio::awaitable<void> Connection::write_loop() {
   auto self = shared_from_this();
-  Bytes sealed;
+  Bytes plaintext;  // swapped with the session's outbound buffer: two buffers take turns
+  ScratchBuffer sealed;
   while (!closed_) {
+    // Neither the session nor an idle connection keeps a batch buffer above kIdleBufferKeep.
+    if (plaintext.capacity() > kIdleBufferKeep)
+      Bytes().swap(plaintext);
     if (!session_.has_outbound()) {
+      sealed.release_above(kIdleBufferKeep);
       co_await writer_signal_.wait();
       continue;
     }
-    Bytes plaintext = session_.take_outbound();
+    session_.take_outbound(plaintext);
     BytesView out = plaintext;
     if (noise_) {
-      sealed.clear();
-      noise_->seal(plaintext, sealed);
-      out = sealed;
+      const std::size_t size = NoiseTransport::sealed_size(plaintext.size());
+      std::uint8_t* wire = sealed.get(size);
+      noise_->seal_into(plaintext, wire);  // encrypts straight into the socket buffer
+      out = BytesView(wire, size);
     }
     drained_signal_.notify_all();
     auto [ec, n] =

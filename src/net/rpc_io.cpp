@@ -1,6 +1,7 @@
 // Framing I/O of the RPC layer. Memory stays bounded by the declared-length checks: a length
 // prefix or frame header is validated against the limit before any body byte is read, and bodies
-// grow only with bytes actually received (never reserved from the declared length).
+// grow only with bytes actually received (reserved at most one window beyond twice what arrived,
+// never from the declared length alone).
 #include "rpc_io.hpp"
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include "hivemind/core/varint.hpp"
 #include "hivemind/net/error.hpp"
 #include "hivemind/net/rpc.hpp"
+#include "hivemind/net/yamux_frame.hpp"
 
 namespace hivemind::net::detail {
 namespace {
@@ -18,10 +20,21 @@ namespace {
 /// Frames up to this payload size are copied behind their header and written at once.
 constexpr std::size_t kCoalesceLimit = 64 * 1024;
 
-/// Appends exactly `length` body bytes to `out`, reading only what arrives.
+/// Reserve step beyond the bytes already received: one initial Yamux window.
+constexpr std::size_t kBodyReserveStep = kYamuxInitialWindow;
+
+/// Appends exactly `length` body bytes to `out`, reading only what arrives. The body lands in one
+/// buffer grown in bounded steps: capacity at most min(target, 2 * received + one window), so a
+/// declared length (already checked against the limit) reserves memory only as bytes arrive, and
+/// a large body is not re-copied by the doubling of repeated appends.
 asio::awaitable<Result<void>> read_body(Stream& stream, Bytes& out, std::size_t length) {
   const std::size_t target = out.size() + length;
   while (out.size() < target) {
+    // An empty `out` is left alone: the first read may hand over a whole received chunk.
+    if (!out.empty()
+        && out.capacity() - out.size() < std::min(target - out.size(), kBodyReserveStep)) {
+      out.reserve(std::min(target, 2 * out.size() + kBodyReserveStep));
+    }
     HM_CO_TRY(std::size_t n, co_await stream.read_some(out, target - out.size()));
     if (n == 0)
       co_return Err(NetErrc::kMalformedMessage, "stream ended inside a message");

@@ -223,12 +223,15 @@ void YamuxSession::start_payload(std::uint32_t length,
   payload_discard_ = discard;
   payload_fin_ = fin;
   payload_left_ = length;
+  payload_start_ = true;
   if (length == 0) {
     finish_payload();
   }
 }
 
 void YamuxSession::deliver_payload(BytesView chunk) {
+  const bool frame_start = payload_start_;
+  payload_start_ = false;
   if (payload_discard_) {
     return;
   }
@@ -237,7 +240,7 @@ void YamuxSession::deliver_payload(BytesView chunk) {
     return;  // reset locally while its frame was arriving
   }
   Stream& s = it->second;
-  s.buffer.append(chunk);
+  s.buffer.append(chunk, payload_left_, frame_start);
   if (!s.readable_queued) {
     s.readable_queued = true;
     events_.push_back({YamuxEvent::Kind::kReadable, payload_stream_, 0});

@@ -21,35 +21,47 @@ namespace hivemind::net {
 namespace {
 
 // New receive chunks hold at least this much, so that many small frames do not become many
-// small allocations; a full chunk is followed by a new one (at most ~2x overhead, see append).
+// small allocations (at most ~2x overhead, see append). A reader whose empty buffer can take a
+// whole chunk gets the chunk itself (no copy).
 constexpr std::size_t kMinChunk = std::size_t{16} * 1024;
+// Large DATA frames are stored in chunks of this size (the usual frame size of every yamux).
+constexpr std::size_t kFrameChunk = std::size_t{64} * 1024;
 
 }  // namespace
 
 // --- RecvBuffer ---
 
-void YamuxSession::RecvBuffer::append(BytesView data) {
-  const std::uint8_t* p = data.data();
-  std::size_t n = data.size();
-  size_ += n;
-  if (!chunks_.empty()) {
-    Bytes& back = chunks_.back();
-    const std::size_t k = std::min(back.capacity() - back.size(), n);
-    back.insert(back.end(), p, p + k);
-    p += k;
-    n -= k;
-  }
-  if (n > 0) {
-    Bytes chunk;
-    chunk.reserve(std::max(n, kMinChunk));
-    chunk.insert(chunk.end(), p, p + n);
-    chunks_.push_back(std::move(chunk));
+void YamuxSession::RecvBuffer::append(BytesView data, std::size_t frame_left, bool frame_start) {
+  size_ += data.size();
+  while (!data.empty()) {
+    std::size_t spare = chunks_.empty() ? 0 : chunks_.back().capacity() - chunks_.back().size();
+    const std::size_t chunk = std::min(frame_left, kFrameChunk);
+    if (spare == 0 || (frame_start && spare < chunk)) {
+      // A frame that does not fit the last chunk starts a new one, so a large frame lands in
+      // whole chunks of kFrameChunk (the last one smaller) that a reader can take without a
+      // copy. frame_left passed the receive-window check: the reservation is within the credit.
+      Bytes fresh;
+      fresh.reserve(std::max(chunk, kMinChunk));
+      chunks_.push_back(std::move(fresh));
+      spare = chunks_.back().capacity();
+    }
+    frame_start = false;
+    const std::size_t k = std::min(spare, data.size());
+    chunks_.back().insert(chunks_.back().end(), data.begin(), data.begin() + k);
+    data = data.subspan(k);
+    frame_left -= k;
   }
 }
 
 std::size_t YamuxSession::RecvBuffer::read(std::size_t max, Bytes& out) {
   const std::size_t total = std::min(max, size_);
   std::size_t want = total;
+  if (want > 0 && out.empty() && head_ == 0 && chunks_.front().size() <= want) {
+    // The reader takes the whole first chunk: hand it over instead of copying it.
+    want -= chunks_.front().size();
+    out.swap(chunks_.front());
+    chunks_.pop_front();
+  }
   while (want > 0) {
     const Bytes& front = chunks_.front();
     const std::size_t k = std::min(front.size() - head_, want);
@@ -108,6 +120,11 @@ Bytes YamuxSession::take_outbound() {
   Bytes taken;
   taken.swap(outbound_);
   return taken;
+}
+
+void YamuxSession::take_outbound(Bytes& buffer) {
+  buffer.clear();
+  buffer.swap(outbound_);
 }
 
 void YamuxSession::reserve_outbound(std::size_t extra) {

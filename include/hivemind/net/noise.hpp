@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <optional>
+#include <span>
 #include <string_view>
 
 #include "hivemind/core/bytes.hpp"
@@ -37,12 +38,25 @@ class NoiseTransport {
   /// the send nonce is exhausted, which takes 2^64-1 frames and cannot be caused by the remote.
   void seal(BytesView plaintext, Bytes& out);
 
+  /// Wire bytes seal() produces for `plaintext_size` plaintext bytes (prefixes and tags included).
+  static std::size_t sealed_size(std::size_t plaintext_size) noexcept;
+
+  /// As seal(), but writes the sealed_size(plaintext.size()) wire bytes to `out` (caller-owned,
+  /// at least that large, not overlapping `plaintext`), encrypting straight from `plaintext`: no
+  /// intermediate copy. Same nonce rule as seal().
+  void seal_into(BytesView plaintext, std::uint8_t* out);
+
   /// Consumes bytes read from the socket, split anywhere; appends the plaintext of every
   /// complete frame to `out` and buffers the rest of a partial frame (at most one frame,
   /// 65537 bytes). Errors (fatal: close the connection): kHandshakeFailed on a bad tag,
   /// kMalformedMessage on a frame shorter than the tag, kProtocolViolation on nonce
   /// exhaustion. Plaintext of frames before the failing one is still appended.
   Result<void> open(BytesView wire, Bytes& out);
+
+  /// As open(), but decrypts straight into `out` (caller-owned; HM_CHECKed to hold at least
+  /// buffered() + wire.size() bytes, a bound on the plaintext) and returns the plaintext size.
+  /// On error the plaintext of earlier frames is discarded (the connection is closed anyway).
+  Result<std::size_t> open_into(BytesView wire, std::span<std::uint8_t> out);
 
   /// The authenticated remote peer and its identity key.
   const PeerId& remote_peer() const noexcept { return remote_peer_; }
@@ -61,8 +75,12 @@ class NoiseTransport {
   friend class NoiseHandshake;
   NoiseTransport(NoiseCipherPair ciphers, PublicKey remote_key, PeerId remote_peer);
 
-  /// Decrypts one frame body (ciphertext || tag) and appends its plaintext to `out`.
-  Result<void> open_body(BytesView body, Bytes& out);
+  /// Number of frames for `plaintext_size` bytes; HM_CHECKs that the send nonces suffice.
+  std::size_t check_send_budget(std::size_t plaintext_size) const;
+  /// Decrypts one frame body (ciphertext || tag) to `out` + `written` and advances `written`.
+  Result<void> open_body(BytesView body, std::uint8_t* out, std::size_t& written);
+  /// open()'s parser: plaintext goes to `out` + `written` (room for buffered() + wire.size()).
+  Result<void> open_to(BytesView wire, std::uint8_t* out, std::size_t& written);
 
   NoiseCipherState send_;
   NoiseCipherState recv_;

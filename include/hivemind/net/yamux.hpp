@@ -117,9 +117,11 @@ class YamuxSession {
   Result<std::size_t> write(std::uint32_t stream, BytesView data);
 
   /// Moves up to `max` buffered received bytes of `stream` into `out` (appends) and returns how
-  /// many (0 for an unknown stream). When the consumed-but-not-yet-credited amount reaches half
-  /// the receive window, queues a WindowUpdate for it. Forgets the stream when both sides have
-  /// closed and its buffer is now empty.
+  /// many (0 for an unknown stream). When `out` is empty and the oldest received chunk (one per
+  /// large DATA frame) fits in `max`, that chunk is swapped into `out` instead of copied (`out`'s
+  /// old capacity is dropped). When the
+  /// consumed-but-not-yet-credited amount reaches half the receive window, queues a WindowUpdate
+  /// for it. Forgets the stream when both sides have closed and its buffer is now empty.
   std::size_t read(std::uint32_t stream, std::size_t max, Bytes& out);
 
   /// Half-close: queues FIN (idempotent). Errors: kStreamReset (reset recently), kStreamClosed
@@ -168,6 +170,10 @@ class YamuxSession {
   /// starts a new, empty buffer).
   Bytes take_outbound();
 
+  /// As take_outbound(), swapping the outbound bytes into `buffer`: its old contents are
+  /// discarded and its capacity is kept for the next outbound bytes (no reallocation per batch).
+  void take_outbound(Bytes& buffer);
+
   /// Whether we queued a go-away (go_away() or a protocol failure).
   bool local_go_away() const noexcept { return local_go_away_; }
 
@@ -178,10 +184,14 @@ class YamuxSession {
   bool failed() const noexcept { return failed_; }
 
  private:
-  /// FIFO of received bytes in chunks: append copies once, read copies once, O(n) overall.
+  /// FIFO of received bytes in chunks: append copies once, read copies once (or not at all: a
+  /// whole chunk that an empty `out` can take is swapped into it), O(n) overall.
   class RecvBuffer {
    public:
-    void append(BytesView data);
+    /// Appends `data`, part of a DATA frame of which `frame_left` bytes (>= data.size(),
+    /// within the receive window) are still due, `data` included; `frame_start`: `data` is the
+    /// frame's first piece.
+    void append(BytesView data, std::size_t frame_left, bool frame_start);
     std::size_t read(std::size_t max, Bytes& out);
 
     std::size_t size() const noexcept { return size_; }
@@ -247,6 +257,7 @@ class YamuxSession {
   std::uint32_t payload_stream_ = 0;
   bool payload_discard_ = false;
   bool payload_fin_ = false;
+  bool payload_start_ = false;  // no byte of the current DATA payload delivered yet
 };
 
 }  // namespace hivemind::net

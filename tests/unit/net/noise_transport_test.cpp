@@ -97,6 +97,34 @@ TEST_F(NoiseTransportTest, ByteAtATimeDelivery) {
   EXPECT_EQ(received, expected);
 }
 
+TEST_F(NoiseTransportTest, SealIntoAndOpenIntoWorkOutOfPlace) {
+  std::mt19937 rng(5);
+  for (std::size_t size :
+       {std::size_t{0}, std::size_t{1}, std::size_t{65519}, std::size_t{200000}}) {
+    Bytes plaintext(size);
+    for (auto& b : plaintext)
+      b = static_cast<std::uint8_t>(rng());
+    Bytes wire(NoiseTransport::sealed_size(size));
+    pair_.initiator.seal_into(plaintext, wire.data());
+    Bytes reference;  // the same framing as seal()
+    pair_.responder.seal(plaintext, reference);
+    EXPECT_EQ(frame_lengths(wire), frame_lengths(reference)) << size;
+    EXPECT_EQ(wire.size(), reference.size());
+    Bytes received;
+    for (std::size_t off = 0; off < wire.size(); off += 7919) {
+      const BytesView piece =
+          BytesView(wire).subspan(off, std::min<std::size_t>(7919, wire.size() - off));
+      Bytes out(pair_.responder.buffered() + piece.size());
+      auto opened = pair_.responder.open_into(piece, out);
+      ASSERT_TRUE(opened) << size;
+      received.insert(
+          received.end(), out.begin(), out.begin() + static_cast<std::ptrdiff_t>(*opened));
+    }
+    EXPECT_EQ(received, plaintext) << size;
+    ASSERT_TRUE(pair_.initiator.open(reference, received));  // keeps the nonces in step
+  }
+}
+
 TEST_F(NoiseTransportTest, BadTagIsFatal) {
   Bytes first;
   pair_.initiator.seal(to_bytes("first"), first);
