@@ -1,5 +1,6 @@
 // Outgoing DHTProtocol calls and the routing-table bookkeeping every call feeds
 // (hivemind `DHTProtocol.call_*` and `update_routing_table`).
+#include <algorithm>
 #include <cmath>
 
 #include "hivemind/net/error.hpp"
@@ -101,7 +102,22 @@ asio::awaitable<std::optional<protocol::FindResponse>> DhtNode::State::call_find
                              options.wait_timeout);
   if (!reply)
     co_return std::nullopt;
-  auto response = protocol::decode_find_response(*reply, keys, validator());
+  // Addresses we already hold exactly as the responder reports them are not decoded again (adding
+  // them would change nothing).
+  protocol::AddrsKnown known = [this](const net::PeerId& neighbor,
+                                      const std::vector<BytesView>& raw) {
+    const net::PeerInfo* info = host.peer_store().find(neighbor);
+    if (info == nullptr || raw.empty() || info->addrs.size() < raw.size())
+      return false;
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      const Bytes& have = info->addrs[i].bytes();
+      const BytesView& got = raw[raw.size() - 1 - i];  // the last reported ends up first
+      if (!std::equal(have.begin(), have.end(), got.begin(), got.end()))
+        return false;
+    }
+    return true;
+  };
+  auto response = protocol::decode_find_response(*reply, keys, validator(), {}, known);
   if (!response) {
     drop_unresponsive(*this, peer);
     co_return std::nullopt;

@@ -11,7 +11,9 @@ namespace {
 using Handler = Result<Bytes> (*)(RequestContext&, BytesView, Sender&);
 
 /// Applies `handle` to the node's tables (synchronous: store and find never wait on the network).
-Result<Bytes> serve(DhtNode::State& state, Handler handle, const net::PeerId& remote,
+Result<Bytes> serve(DhtNode::State& state,
+                    Handler handle,
+                    const net::PeerId& remote,
                     BytesView request) {
   net::Host& host = state.host;
   RequestContext context{state.id,
@@ -21,7 +23,10 @@ Result<Bytes> serve(DhtNode::State& state, Handler handle, const net::PeerId& re
                          state.validator(),
                          state.options.max_keys_per_request,
                          state.options.bucket_size,
-                         [&host](const net::PeerId& peer) { return host.peer_store().addrs(peer); }};
+                         [&host](const net::PeerId& peer) -> const std::vector<net::Multiaddr>* {
+                           const net::PeerInfo* info = host.peer_store().find(peer);
+                           return info != nullptr ? &info->addrs : nullptr;
+                         }};
   Sender sender;
   auto response = handle(context, request, sender);
   state.on_request_from(remote, sender.id);
@@ -31,23 +36,27 @@ Result<Bytes> serve(DhtNode::State& state, Handler handle, const net::PeerId& re
 }  // namespace
 
 void DhtNode::State::register_handlers() {
-  if (options.client_mode) return;
-  for (auto [name, handle] : {std::pair{&protocol::kStore, &handle_store},
-                              std::pair{&protocol::kFind, &handle_find}}) {
-    net::add_unary_handler(
-        host, *name,
-        [weak = owner, handle](net::RpcContext context,
-                               Bytes request) -> asio::awaitable<Result<Bytes>> {
-          auto node = weak.lock();
-          if (!node) co_return Err(DhtErrc::kShuttingDown);
-          co_return serve(*node->state_, handle, context.remote, request);
-        });
+  if (options.client_mode)
+    return;
+  for (auto [name, handle] :
+       {std::pair{&protocol::kStore, &handle_store}, std::pair{&protocol::kFind, &handle_find}}) {
+    net::add_unary_handler(host,
+                           *name,
+                           [weak = owner, handle](net::RpcContext context,
+                                                  Bytes request) -> asio::awaitable<Result<Bytes>> {
+                             auto node = weak.lock();
+                             if (!node)
+                               co_return Err(DhtErrc::kShuttingDown);
+                             co_return serve(*node->state_, handle, context.remote, request);
+                           });
   }
   net::add_unary_handler(
-      host, protocol::kPing,
+      host,
+      protocol::kPing,
       [weak = owner](net::RpcContext context, Bytes request) -> asio::awaitable<Result<Bytes>> {
         auto node = weak.lock();
-        if (!node) co_return Err(DhtErrc::kShuttingDown);
+        if (!node)
+          co_return Err(DhtErrc::kShuttingDown);
         State& state = *node->state_;
         HM_CO_TRY(auto info, decode_ping_request(request));
         bool available = false;
@@ -64,7 +73,8 @@ void DhtNode::State::register_handlers() {
 }
 
 void DhtNode::State::unregister_handlers() {
-  if (options.client_mode) return;
+  if (options.client_mode)
+    return;
   for (const auto* name : {&protocol::kPing, &protocol::kStore, &protocol::kFind})
     host.remove_stream_handler(*name);
 }

@@ -27,8 +27,9 @@ struct RequestContext {
   const RecordValidator* validator = nullptr;
   std::size_t max_keys_per_request = 1024;
   std::size_t bucket_size = 20;
-  /// Known addresses of a peer (for the nearest_peer_addrs extension); may be empty.
-  std::function<std::vector<net::Multiaddr>(const net::PeerId&)> addrs_of;
+  /// Known addresses of a peer (for the nearest_peer_addrs extension), or null (none known);
+  /// the pointer is used before the handler returns.
+  std::function<const std::vector<net::Multiaddr>*(const net::PeerId&)> addrs_of;
 };
 
 /// A decoded request's sender: the DHTID it claims (nullopt for client-mode senders or an empty
@@ -41,6 +42,7 @@ struct PingRequestInfo {
   Sender sender;
   bool validate = false;
 };
+
 Result<PingRequestInfo> decode_ping_request(BytesView request);
 Bytes encode_ping_response(const DHTID& self, double dht_time, bool available);
 

@@ -230,6 +230,7 @@ std::vector<NodeInfo> RoutingTable::nearest(const DHTID& query,
   std::vector<NodeInfo> result;
   if (k == 0 || active_count_ == 0)
     return result;
+  result.reserve(std::min(k, active_count_) + options_.bucket_size);
   collect_nearest(0, buckets_.size(), 0, query, k, exclude, result);
   std::sort(result.begin(), result.end(), [&](const NodeInfo& a, const NodeInfo& b) {
     return query.distance(a.id) < query.distance(b.id);

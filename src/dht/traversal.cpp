@@ -28,18 +28,34 @@ Traversal::Traversal(std::vector<DHTID> queries,
 
 void Traversal::offer(std::size_t q, const DHTID& id) {
   QueryState& s = states_[q];
-  if (s.finished || !s.heard.insert(id).second)
+  if (s.finished)
     return;
-  s.known.emplace(queries_[q].distance(id), id);
+  // The distance identifies the node for this query: a node is offered once, and never again
+  // after it failed.
+  DHTID distance = queries_[q].distance(id);
+  if (std::binary_search(s.failed.begin(), s.failed.end(), distance))
+    return;
+  auto [it, added] = s.known.try_emplace(distance, Known{id, false});
+  if (!added)
+    return;
+  it->second.visited = s.visited.contains(id);  // asked already, for another query's sake
+  s.candidate_valid = false;
 }
 
-std::map<DHTID, DHTID>::const_iterator Traversal::explorable(std::size_t q) const {
+Traversal::KnownMap::const_iterator Traversal::explorable(std::size_t q) const {
   const QueryState& s = states_[q];
+  if (s.candidate_valid)
+    return s.candidate;
+  auto found = s.known.end();
   std::size_t rank = 0;
   for (auto it = s.known.begin(); it != s.known.end() && rank < options_.beam_size; ++it, ++rank)
-    if (!s.visited.contains(it->second))
-      return it;
-  return s.known.end();
+    if (!it->second.visited) {
+      found = it;
+      break;
+    }
+  s.candidate = found;
+  s.candidate_valid = true;
+  return found;
 }
 
 bool Traversal::refresh(std::size_t q) {
@@ -72,7 +88,7 @@ std::optional<Traversal::Request> Traversal::next() {
         || (s.active == states_[best].active && candidate->first < best_distance)) {
       best = q;
       best_distance = candidate->first;
-      node_id = candidate->second;
+      node_id = candidate->second.id;
     }
   }
   if (best == queries_.size())
@@ -96,8 +112,13 @@ std::optional<Traversal::Request> Traversal::next() {
       request.queries.push_back(extra[i].second);
   }
   for (std::size_t q : request.queries) {
-    states_[q].visited.insert(node_id);
-    ++states_[q].active;
+    QueryState& s = states_[q];
+    s.visited.insert(node_id);
+    if (auto it = s.known.find(queries_[q].distance(node_id)); it != s.known.end()) {
+      it->second.visited = true;
+      s.candidate_valid = false;
+    }
+    ++s.active;
   }
   ++in_flight_;
   return request;
@@ -121,8 +142,15 @@ void Traversal::complete(const Request& request, bool answered) {
     QueryState& s = states_[q];
     if (s.active > 0)
       --s.active;
-    if (!answered)
-      s.known.erase(queries_[q].distance(request.node.id));
+    if (!answered) {
+      // A node that failed is never offered again for this query (unless it was not known yet:
+      // then it may be offered later, and stays visited).
+      DHTID distance = queries_[q].distance(request.node.id);
+      if (s.known.erase(distance) != 0) {
+        s.failed.insert(std::lower_bound(s.failed.begin(), s.failed.end(), distance), distance);
+        s.candidate_valid = false;
+      }
+    }
     refresh(q);
   }
 }
@@ -147,10 +175,10 @@ std::vector<std::size_t> Traversal::take_finished() {
 
 std::vector<NodeInfo> Traversal::nearest(std::size_t q) const {
   std::vector<NodeInfo> out;
-  for (const auto& [distance, id] : states_[q].known) {
+  for (const auto& [distance, node] : states_[q].known) {
     if (out.size() >= options_.beam_size)
       break;
-    out.push_back(NodeInfo{id, peers_.at(id)});
+    out.push_back(NodeInfo{node.id, peers_.at(node.id)});
   }
   return out;
 }

@@ -39,6 +39,11 @@ std::vector<Multiaddr> PeerStore::addrs(const PeerId& peer) const {
   return it == peers_.end() ? std::vector<Multiaddr>{} : it->second.addrs;
 }
 
+const PeerInfo* PeerStore::find(const PeerId& peer) const {
+  auto it = peers_.find(peer);
+  return it == peers_.end() ? nullptr : &it->second;
+}
+
 void PeerStore::remove(const PeerId& peer) {
   peers_.erase(peer);
 }

@@ -79,16 +79,27 @@ class Traversal {
   const std::unordered_set<DHTID>& visited(std::size_t q) const { return states_[q].visited; }
 
  private:
+  /// A node heard of for one query, keyed by its distance to the query.
+  struct Known {
+    DHTID id;
+    bool visited = false;
+  };
+
+  using KnownMap = std::map<DHTID, Known>;
+
   struct QueryState {
-    std::map<DHTID, DHTID> known;     // distance -> id: every node heard of that has not failed
-    std::unordered_set<DHTID> heard;  // ids ever offered (failed ones included), for dedup
+    KnownMap known;             // distance -> node: every node heard of that has not failed
+    std::vector<DHTID> failed;  // distances of nodes that failed (sorted), for dedup
     std::unordered_set<DHTID> visited;
     std::size_t active = 0;
     bool finished = false;
+    // explorable() memo: valid until `known` or a visited flag of this query changes.
+    mutable bool candidate_valid = false;
+    mutable KnownMap::const_iterator candidate;
   };
 
   /// The nearest unvisited beam member of `q`, or known.end().
-  std::map<DHTID, DHTID>::const_iterator explorable(std::size_t q) const;
+  KnownMap::const_iterator explorable(std::size_t q) const;
   void offer(std::size_t q, const DHTID& id);
   void mark_finished(std::size_t q);
   /// Finishes `q` if nothing is left to explore and nothing in flight; returns whether something

@@ -38,6 +38,8 @@ class PeerStore {
   /// What we know, or nullopt for an unknown peer.
   std::optional<PeerInfo> get(const PeerId& peer) const;
   std::vector<Multiaddr> addrs(const PeerId& peer) const;
+  /// What we know without a copy, or null for an unknown peer; valid until the store changes.
+  const PeerInfo* find(const PeerId& peer) const;
   /// Forgets a peer entirely.
   void remove(const PeerId& peer);
 
