@@ -16,11 +16,10 @@
 #include <asio/use_future.hpp>
 
 #include "bench_moe.hpp"
-#include "hivemind/compression/serialization.hpp"
-#include "hivemind/compression/streaming.hpp"
-#include "hivemind/moe/connection_handler.hpp"
+#include "hivemind/moe/client/remote_call.hpp"
 #include "hivemind/moe/error.hpp"
-#include "hivemind/moe/expert_messages.hpp"
+#include "hivemind/moe/server.hpp"
+#include "hivemind/moe/tensor_schema.hpp"
 #include "hivemind/net/rpc.hpp"
 
 // g++ 12 at -O2 reports asio's coroutine frame delete as mismatched (a false positive, GCC bug
@@ -33,8 +32,6 @@ namespace {
 namespace comp = hivemind::compression;
 using Clock = std::chrono::steady_clock;
 
-/// hivemind's client streams a call whose raw input bytes exceed MAX_UNARY_PAYLOAD_SIZE.
-constexpr std::size_t kMaxUnaryPayload = std::size_t{2} << 20;
 constexpr std::chrono::milliseconds kCallTimeout{600'000};
 /// Distinct random inputs shared by all clients (hivemind draws randn per batch; drawing 2M
 /// normals per call here would measure the generator, not the server).
@@ -51,57 +48,25 @@ struct Shared {
   std::string first_error;  // guarded by mutex
 };
 
-/// One forward or backward call, unary or streaming by hivemind's rule; returns the decoded
-/// outputs.
+/// One forward or backward call through the library's client path (moe::client::make_request,
+/// send_request, decode_reply: unary or streaming by hivemind's rule, the reply checked against
+/// the schema of the first input, as hivemind's client; no NaN/Inf test, which hivemind's client
+/// does not make either); returns the decoded outputs.
 asio::awaitable<Result<std::vector<at::Tensor>>> call_expert(std::shared_ptr<net::Host> host,
                                                              net::PeerId peer,
                                                              std::string uid,
                                                              std::vector<at::Tensor> tensors,
                                                              bool backward) {
-  std::size_t raw = 0;
+  const auto method =
+      backward ? moe::client::ExpertMethod::kBackward : moe::client::ExpertMethod::kForward;
+  std::vector<moe::TensorSchema> schema;
   for (const auto& t : tensors)
-    raw += t.nbytes();
-  std::vector<at::Tensor> out;
-  if (raw <= kMaxUnaryPayload) {
-    std::vector<Bytes> messages;
-    for (const auto& t : tensors) {
-      HM_CO_TRY(auto message, comp::serialize_tensor_message(t, comp::CompressionType::kNone));
-      messages.push_back(std::move(message));
-    }
-    const Bytes request = moe::encode_expert_request(uid, messages);
-    const std::string method = backward ? moe::kRpcBackward : moe::kRpcForward;
-    HM_CO_TRY(auto reply, co_await net::call_unary(*host, peer, method, request, kCallTimeout));
-    HM_CO_TRY(auto view, moe::parse_expert_message(reply));
-    for (const auto& part : view.tensors) {
-      HM_CO_TRY(auto t, comp::deserialize_tensor_message(part));
-      out.push_back(std::move(t));
-    }
-    co_return out;
-  }
-  std::vector<Bytes> requests;
-  for (const auto& t : tensors) {
-    HM_CO_TRY(auto serialized, comp::serialize_tensor(t, comp::CompressionType::kNone));
-    for (auto& part : comp::split_tensor_messages(serialized, comp::kMoEStreamChunkBytes)) {
-      std::vector<Bytes> one;
-      one.push_back(std::move(part));
-      requests.push_back(moe::encode_expert_request(uid, one));
-    }
-  }
-  const std::string method = backward ? moe::kRpcBackwardStream : moe::kRpcForwardStream;
+    schema.push_back(moe::schema_of(t));
+  HM_CO_TRY(auto request, moe::client::make_request(uid, method, tensors, schema));
   HM_CO_TRY(auto replies,
-            co_await net::call_streaming(*host, peer, method, std::move(requests), kCallTimeout));
-  comp::TensorStreamAssembler assembler;
-  for (const auto& reply : replies) {
-    HM_CO_TRY(auto view, moe::parse_expert_message(reply));
-    for (const auto& part : view.tensors)
-      HM_CO_TRY_VOID(assembler.push_message(part));
-  }
-  HM_CO_TRY(auto parts, assembler.finish());
-  for (auto& part : parts) {
-    HM_CO_TRY(auto t, comp::deserialize_tensor(std::move(part)));
-    out.push_back(std::move(t));
-  }
-  co_return out;
+            co_await moe::client::send_request(*host, peer, std::move(request), kCallTimeout));
+  schema.resize(1);  // nop and ffn: one output (forward) or input gradient (backward), x's shape
+  co_return moe::client::decode_reply(replies, schema, tensors.front().size(0), false);
 }
 
 void record_failure(Shared& shared, const Error& error) {

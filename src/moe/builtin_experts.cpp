@@ -112,7 +112,7 @@ class DetDropoutExpert final : public ExpertModule {
   torch::nn::Linear linear_out_;
 };
 
-/// NopExpert / DelayedNopExpert: a copy of the input, after an optional delay; one empty
+/// NopExpert / DelayedNopExpert: the input, after an optional delay; one empty
 /// parameter `w` so that the optimizer has something to hold.
 class NopExpert final : public ExpertModule {
  public:
@@ -124,7 +124,9 @@ class NopExpert final : public ExpertModule {
     expect_inputs(inputs, 1, "nop");
     if (delay_seconds_ > 0)
       std::this_thread::sleep_for(std::chrono::duration<double>(delay_seconds_));
-    return {inputs[0].clone()};
+    // hivemind's NopExpert returns x.clone(); the input is this call's own tensor, so it is
+    // returned as is (no copy: in backward, the gradient of an identity is grad_output).
+    return {inputs[0]};
   }
 
  private:

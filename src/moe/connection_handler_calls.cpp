@@ -19,18 +19,12 @@ Err bad_tensor(std::size_t index, const Error& error) {
              "tensor " + std::to_string(index) + " does not decode: " + error.message());
 }
 
-Result<std::vector<comp::SerializedTensor>> encode_results(const Call& call,
-                                                           const std::vector<at::Tensor>& results,
+Result<std::vector<comp::SerializedTensor>> encode_results(const CallResults& results,
                                                            const comp::CodecOptions& codec) {
-  const ExpertSchema& schema = call.expert->backend->schema();
-  const auto& descriptors = call.backward ? schema.args : schema.outputs;
   std::vector<comp::SerializedTensor> out;
-  out.reserve(results.size());
-  for (std::size_t i = 0; i < results.size(); ++i) {
-    auto type = i < descriptors.size() ? descriptors[i].compression : comp::CompressionType::kNone;
-    if (!at::isFloatingType(results[i].scalar_type()))
-      type = comp::CompressionType::kNone;
-    auto encoded = comp::serialize_tensor(results[i], type, codec);
+  out.reserve(results.tensors.size());
+  for (std::size_t i = 0; i < results.tensors.size(); ++i) {
+    auto encoded = comp::serialize_tensor(results.tensors[i], results.types[i], codec);
     if (!encoded)
       return Err(MoeErrc::kExpertFailed,
                  "output " + std::to_string(i) + " does not encode: " + encoded.error().message());
@@ -114,11 +108,26 @@ Result<Call> decode_call(const std::map<std::string, ServedExpert>& experts,
   return call;
 }
 
+asio::awaitable<Result<CallResults>> compute_call(Call call) {
+  TaskPool& pool = call.backward ? *call.expert->backward_pool : *call.expert->forward_pool;
+  HM_CO_TRY(auto tensors, co_await pool.run(std::move(call.tensors)));
+  const ExpertSchema& schema = call.expert->backend->schema();
+  const auto& descriptors = call.backward ? schema.args : schema.outputs;
+  CallResults results{.tensors = std::move(tensors), .types = {}};
+  results.types.reserve(results.tensors.size());
+  for (std::size_t i = 0; i < results.tensors.size(); ++i) {
+    auto type = i < descriptors.size() ? descriptors[i].compression : comp::CompressionType::kNone;
+    if (!at::isFloatingType(results.tensors[i].scalar_type()))
+      type = comp::CompressionType::kNone;
+    results.types.push_back(type);
+  }
+  co_return results;
+}
+
 asio::awaitable<Result<std::vector<comp::SerializedTensor>>> run_call(
     Call call, const ConnectionHandlerOptions& options) {
-  TaskPool& pool = call.backward ? *call.expert->backward_pool : *call.expert->forward_pool;
-  HM_CO_TRY(auto results, co_await pool.run(std::move(call.tensors)));
-  co_return encode_results(call, results, comp::CodecOptions{.pool = options.codec_pool});
+  HM_CO_TRY(auto results, co_await compute_call(std::move(call)));
+  co_return encode_results(results, comp::CodecOptions{.pool = options.codec_pool});
 }
 
 }  // namespace hivemind::moe::detail

@@ -40,9 +40,18 @@ Result<Call> decode_call(const std::map<std::string, ServedExpert>& experts,
                          bool backward,
                          const ConnectionHandlerOptions& options);
 
-/// Queues a checked call on its pool (resuming on the caller's executor) and encodes the results:
-/// forward outputs with the outputs' compression, input gradients with the inputs' (hivemind's
-/// grad_inputs_schema = forward_schema).
+/// The results of a call and the codec of each: forward outputs with the outputs' compression,
+/// input gradients with the inputs' (hivemind's grad_inputs_schema = forward_schema); NONE for
+/// non-floating tensors.
+struct CallResults {
+  std::vector<at::Tensor> tensors;
+  std::vector<compression::CompressionType> types;
+};
+
+/// Queues a checked call on its pool (resuming on the caller's executor).
+asio::awaitable<Result<CallResults>> compute_call(Call call);
+
+/// compute_call, then encodes the results.
 asio::awaitable<Result<std::vector<compression::SerializedTensor>>> run_call(
     Call call, const ConnectionHandlerOptions& options);
 

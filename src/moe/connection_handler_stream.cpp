@@ -1,13 +1,15 @@
 // rpc_forward_stream / rpc_backward_stream: the request arrives as ExpertRequest messages each
 // carrying tensor parts (hivemind: split_for_streaming at 4 MiB, the uid repeated on every
-// message); the parts are reassembled under StreamLimits as they arrive, so a hostile stream
-// cannot make the server buffer more than the limits allow. The response is one ExpertResponse
-// per output part, as hivemind sends it.
+// message); the parts are checked under StreamLimits as they arrive, so a hostile stream cannot
+// make the server buffer more than the limits allow, and each tensor's parts are joined once,
+// into the memory its tensor adopts (tensor_parts.hpp). The response is one ExpertResponse per
+// output part, as hivemind sends it, each written straight from the output's bytes into one
+// message buffer reused from part to part.
 #include "connection_handler_calls.hpp"
 #include "hivemind/compression/serialization.hpp"
-#include "hivemind/compression/streaming.hpp"
 #include "hivemind/moe/error.hpp"
 #include "hivemind/moe/expert_messages.hpp"
+#include "tensor_parts.hpp"
 
 namespace hivemind::moe {
 namespace {
@@ -20,7 +22,7 @@ asio::awaitable<Result<detail::Call>> read_stream_call(
     net::RpcStreamReader& in,
     bool backward,
     const ConnectionHandlerOptions& options) {
-  comp::TensorStreamAssembler assembler(options.stream_limits);
+  detail::TensorPartJoiner joiner(options.stream_limits);
   std::optional<std::string> uid;
   std::size_t messages = 0;
   while (true) {
@@ -39,16 +41,15 @@ asio::awaitable<Result<detail::Call>> read_stream_call(
       // Fail fast on an unknown expert, before buffering any tensor.
       HM_CO_TRY_VOID(detail::find_expert(experts, *uid));
     }
-    for (const BytesView part : view.tensors) {
-      auto pushed = assembler.push_message(part);
-      if (!pushed)
-        co_return Err(MoeErrc::kBadRequest, "tensor stream: " + pushed.error().message());
-    }
+    // The parts view *message; moving it into the joiner keeps its bytes where they are.
+    auto pushed = joiner.push(view.tensors, std::move(*message));
+    if (!pushed)
+      co_return Err(MoeErrc::kBadRequest, "tensor stream: " + pushed.error().message());
   }
   if (!uid)
     co_return Err(MoeErrc::kBadRequest, "empty request stream");
   HM_CO_TRY(auto expert, detail::find_expert(experts, *uid));
-  auto parts = assembler.finish();
+  auto parts = joiner.finish();
   if (!parts)
     co_return Err(MoeErrc::kBadRequest, "tensor stream: " + parts.error().message());
   detail::Call call{.expert = expert, .backward = backward, .tensors = {}};
@@ -66,14 +67,29 @@ asio::awaitable<Result<detail::Call>> read_stream_call(
 }
 
 /// Sends every output as parts of at most `chunk_bytes`, one ExpertResponse per part.
-asio::awaitable<Result<void>> write_stream(std::vector<comp::SerializedTensor> outputs,
+asio::awaitable<Result<void>> write_stream(detail::CallResults results,
                                            net::RpcStreamWriter& out,
-                                           std::size_t chunk_bytes) {
-  for (const auto& output : outputs) {
-    for (auto& part : comp::split_for_streaming(output, chunk_bytes)) {
-      std::vector<comp::SerializedTensor> one;
-      one.push_back(std::move(part));
-      const Bytes message = encode_expert_message({}, one);
+                                           std::size_t chunk_bytes,
+                                           comp::WorkerPool* codec_pool) {
+  // Everything is encoded before the first write, so that an output that does not encode is an
+  // error response rather than a truncated one.
+  const comp::CodecOptions codec{.pool = codec_pool};
+  std::vector<detail::PartSource> sources;
+  sources.reserve(results.tensors.size());
+  for (std::size_t i = 0; i < results.tensors.size(); ++i) {
+    auto source = detail::prepare_parts(results.tensors[i], results.types[i], codec);
+    if (!source)
+      co_return Err(
+          MoeErrc::kExpertFailed,
+          "output " + std::to_string(i) + " does not encode: " + source.error().message());
+    sources.push_back(std::move(*source));
+  }
+  results.tensors.clear();  // the sources hold what they view
+  Bytes message;            // reused: write() is done with it once it completes
+  for (const auto& source : sources) {
+    const std::size_t parts = detail::part_count(source, chunk_bytes);
+    for (std::size_t k = 0; k < parts; ++k) {
+      detail::encode_part_message(message, {}, source, k, chunk_bytes);
       HM_CO_TRY_VOID(co_await out.write(message));
     }
   }
@@ -86,8 +102,9 @@ asio::awaitable<Result<void>> serve_stream(const ConnectionHandler& handler,
                                            bool backward,
                                            const ConnectionHandlerOptions& options) {
   HM_CO_TRY(auto call, co_await read_stream_call(handler.experts(), in, backward, options));
-  HM_CO_TRY(auto results, co_await detail::run_call(std::move(call), options));
-  co_return co_await write_stream(std::move(results), out, options.stream_chunk_bytes);
+  HM_CO_TRY(auto results, co_await detail::compute_call(std::move(call)));
+  co_return co_await write_stream(
+      std::move(results), out, options.stream_chunk_bytes, options.codec_pool);
 }
 
 }  // namespace

@@ -171,7 +171,13 @@ std::string ExpertBackend::device() const {
 }
 
 Result<std::vector<at::Tensor>> ExpertBackend::forward(std::vector<at::Tensor> inputs) {
-  HM_TRY(const std::int64_t batch, check_batch(schema_.args, inputs, /*check_finite=*/true));
+  return forward(std::move(inputs), FiniteCheck::kCheck);
+}
+
+Result<std::vector<at::Tensor>> ExpertBackend::forward(std::vector<at::Tensor> inputs,
+                                                       FiniteCheck finite) {
+  const bool check_finite = finite == FiniteCheck::kCheck;
+  HM_TRY(const std::int64_t batch, check_batch(schema_.args, inputs, check_finite));
   std::shared_lock lock(mutex_);
   try {
     at::NoGradGuard no_grad;
@@ -189,9 +195,16 @@ Result<std::vector<at::Tensor>> ExpertBackend::forward(std::vector<at::Tensor> i
 
 Result<std::vector<at::Tensor>> ExpertBackend::backward(std::vector<at::Tensor> inputs,
                                                         std::vector<at::Tensor> grad_outputs) {
-  HM_TRY(const std::int64_t batch, check_batch(schema_.args, inputs, /*check_finite=*/true));
+  return backward(std::move(inputs), std::move(grad_outputs), FiniteCheck::kCheck);
+}
+
+Result<std::vector<at::Tensor>> ExpertBackend::backward(std::vector<at::Tensor> inputs,
+                                                        std::vector<at::Tensor> grad_outputs,
+                                                        FiniteCheck finite) {
+  const bool check_finite = finite == FiniteCheck::kCheck;
+  HM_TRY(const std::int64_t batch, check_batch(schema_.args, inputs, check_finite));
   HM_TRY(const std::int64_t grad_batch,
-         check_batch(schema_.outputs, grad_outputs, /*check_finite=*/true, "grad_output"));
+         check_batch(schema_.outputs, grad_outputs, check_finite, "grad_output"));
   if (grad_batch != batch)
     return Err(MoeErrc::kSchemaMismatch,
                "grad_outputs have batch size " + std::to_string(grad_batch) + ", inputs "

@@ -154,23 +154,27 @@ Result<void> build_experts(Server::State& state, const ExpertRegistry& registry)
   if (o.checkpoint_dir)
     HM_TRY_VOID(load_checkpoints(*o.checkpoint_dir, state.backends));
 
+  // The pools are fed only by the connection handler; when it tests every request for NaN/Inf
+  // (before batching, so that one bad request fails alone), the backend need not test again.
+  const FiniteCheck finite = o.rpc.check_finite ? FiniteCheck::kDoneByCaller : FiniteCheck::kCheck;
   for (const auto& backend : state.backends) {
     const std::string& uid = backend->uid();
     TaskPoolOptions pool_options{.name = uid + "_forward",
                                  .max_batch_size = o.max_batch_size,
                                  .min_batch_size = o.min_batch_size,
                                  .max_queued_samples = o.max_queued_samples};
-    auto forward = std::make_shared<TaskPool>(
-        pool_options,
-        [backend](std::vector<at::Tensor> batch) { return backend->forward(std::move(batch)); });
+    auto forward =
+        std::make_shared<TaskPool>(pool_options, [backend, finite](std::vector<at::Tensor> batch) {
+          return backend->forward(std::move(batch), finite);
+        });
     pool_options.name = uid + "_backward";
     const std::size_t n_args = backend->schema().args.size();
-    auto backward =
-        std::make_shared<TaskPool>(pool_options, [backend, n_args](std::vector<at::Tensor> batch) {
+    auto backward = std::make_shared<TaskPool>(
+        pool_options, [backend, n_args, finite](std::vector<at::Tensor> batch) {
           const auto split = batch.begin() + static_cast<std::ptrdiff_t>(n_args);
           std::vector<at::Tensor> inputs(batch.begin(), split);
           std::vector<at::Tensor> grads(split, batch.end());
-          return backend->backward(std::move(inputs), std::move(grads));
+          return backend->backward(std::move(inputs), std::move(grads), finite);
         });
     state.served.emplace(uid, ServedExpert{backend, std::move(forward), std::move(backward)});
   }

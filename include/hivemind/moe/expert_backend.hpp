@@ -59,6 +59,12 @@ struct ExpertBackendOptions {
   std::string device = "cpu";
 };
 
+/// Whether ExpertBackend::forward/backward test their inputs for NaN/Inf themselves.
+enum class FiniteCheck {
+  kCheck,         ///< test them (MoeErrc::kNonFinite)
+  kDoneByCaller,  ///< the caller has tested exactly these values already
+};
+
 /// One hosted expert. Thread-safe: any number of `forward` calls run concurrently (shared
 /// lock); `backward`, `load_state*` take the lock exclusively. Inputs may live on any device and
 /// are moved to the backend's device; results are CPU tensors. Owns its module (shared with the
@@ -83,6 +89,11 @@ class ExpertBackend {
   /// Blocking (runs the expert on the calling thread).
   Result<std::vector<at::Tensor>> forward(std::vector<at::Tensor> inputs);
 
+  /// As forward(inputs); with FiniteCheck::kDoneByCaller the NaN/Inf pass over the inputs is left
+  /// out, for a caller that has made it on these very values (the server's connection handler
+  /// checks every request before batching it). Every other check stays.
+  Result<std::vector<at::Tensor>> forward(std::vector<at::Tensor> inputs, FiniteCheck finite);
+
   /// Gradients of the inputs for one batch, then one training step: recompute the outputs with
   /// grad (floating inputs require grad), backpropagate `grad_outputs` (cast to the outputs'
   /// dtype and device), clip, optimizer step, clear the parameter grads, schedule step. Returns
@@ -91,6 +102,11 @@ class ExpertBackend {
   /// kExpertFailed when libtorch throws (the expert may then be partly updated). Blocking.
   Result<std::vector<at::Tensor>> backward(std::vector<at::Tensor> inputs,
                                            std::vector<at::Tensor> grad_outputs);
+
+  /// As backward(inputs, grad_outputs), without the NaN/Inf pass with kDoneByCaller (see forward).
+  Result<std::vector<at::Tensor>> backward(std::vector<at::Tensor> inputs,
+                                           std::vector<at::Tensor> grad_outputs,
+                                           FiniteCheck finite);
 
   /// Argument and output schemas (fixed after construction).
   const ExpertSchema& schema() const { return schema_; }

@@ -72,9 +72,10 @@ asio::awaitable<void> CallBatch::run_one(std::size_t index) {
     deliver(index, Err(MoeErrc::kCancelled, "cancelled"));
     co_return;
   }
-  const PendingCall& call = calls_[index];
+  // Only this coroutine touches calls_[index]: the request's bytes move into the call (no copy).
+  ExpertCallRequest request = std::move(calls_[index].request);
   auto winner =
-      co_await (send_request(node_->host(), call.peer, call.request, timeout_)
+      co_await (send_request(node_->host(), calls_[index].peer, std::move(request), timeout_)
                 || cancel_timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable)));
   guard.delivered();
   if (winner.index() == 0)

@@ -57,6 +57,7 @@ class CallBatch : public std::enable_shared_from_this<CallBatch> {
   /// Cancels every unfinished call (their results: MoeErrc::kCancelled). Any thread.
   void cancel();
 
+  /// Call `index` as given (its request's messages are moved out once the call is sent).
   const PendingCall& call(std::size_t index) const { return calls_[index]; }
 
   std::size_t size() const noexcept { return calls_.size(); }

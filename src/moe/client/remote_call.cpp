@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "../tensor_parts.hpp"
 #include "hivemind/compression/serialization.hpp"
 #include "hivemind/compression/streaming.hpp"
 #include "hivemind/moe/connection_handler.hpp"
@@ -31,24 +32,23 @@ Err bad_output(std::size_t index, const std::string& what) {
   return Err(MoeErrc::kBadResponse, "output " + std::to_string(index) + ": " + what);
 }
 
-// The tensors of a reply: one message (unary) or a stream of parts, reassembled under limits.
+// The tensors of a reply: one message (unary) or a stream of parts, each tensor's parts joined
+// once under limits (the parts view `messages`).
 Result<std::vector<comp::SerializedTensor>> reply_parts(const std::vector<Bytes>& messages,
                                                         std::size_t max_tensors) {
-  comp::TensorStreamAssembler assembler(comp::StreamLimits{.max_tensor_bytes = kMaxReplyBytes,
-                                                           .max_total_bytes = kMaxReplyBytes,
-                                                           .max_tensors = max_tensors,
-                                                           .parse = {}});
+  moe::detail::TensorPartJoiner joiner(comp::StreamLimits{.max_tensor_bytes = kMaxReplyBytes,
+                                                          .max_total_bytes = kMaxReplyBytes,
+                                                          .max_tensors = max_tensors,
+                                                          .parse = {}});
   for (const auto& message : messages) {
     auto view = parse_expert_message(message);
     if (!view)
       return Err(MoeErrc::kBadResponse, "reply does not parse: " + view.error().message());
-    for (const auto& part : view->tensors) {
-      auto pushed = assembler.push_message(part);
-      if (!pushed)
-        return Err(MoeErrc::kBadResponse, "reply tensor: " + pushed.error().message());
-    }
+    auto pushed = joiner.push(view->tensors, {});
+    if (!pushed)
+      return Err(MoeErrc::kBadResponse, "reply tensor: " + pushed.error().message());
   }
-  auto parts = assembler.finish();
+  auto parts = joiner.finish();
   if (!parts)
     return Err(MoeErrc::kBadResponse, "reply tensor: " + parts.error().message());
   return std::move(*parts);
@@ -64,26 +64,36 @@ Result<ExpertCallRequest> make_request(std::string_view uid,
                             .method = method,
                             .streaming = raw_bytes(tensors) > kMaxUnaryPayloadBytes,
                             .messages = {}};
-  std::vector<comp::SerializedTensor> serialized;
-  serialized.reserve(tensors.size());
-  for (std::size_t i = 0; i < tensors.size(); ++i) {
-    const at::Tensor cpu = tensors[i].detach().to(at::kCPU).contiguous();
-    auto type = i < schema.size() ? schema[i].compression : comp::CompressionType::kNone;
-    if (!at::isFloatingType(cpu.scalar_type()))
-      type = comp::CompressionType::kNone;
-    HM_TRY(auto encoded, comp::serialize_tensor(cpu, type));
-    serialized.push_back(std::move(encoded));
-  }
+  const auto codec_of = [&](std::size_t i, const at::Tensor& cpu) {
+    const auto type = i < schema.size() ? schema[i].compression : comp::CompressionType::kNone;
+    return at::isFloatingType(cpu.scalar_type()) ? type : comp::CompressionType::kNone;
+  };
   if (!request.streaming) {
+    std::vector<comp::SerializedTensor> serialized;
+    serialized.reserve(tensors.size());
+    for (std::size_t i = 0; i < tensors.size(); ++i) {
+      const at::Tensor cpu = tensors[i].detach().to(at::kCPU).contiguous();
+      HM_TRY(auto encoded, comp::serialize_tensor(cpu, codec_of(i, cpu)));
+      serialized.push_back(std::move(encoded));
+    }
     request.messages.push_back(encode_expert_message(uid, serialized));
     return request;
   }
-  // hivemind: every part in its own ExpertRequest, the uid repeated on each.
-  for (const auto& tensor : serialized) {
-    for (const auto& part : comp::split_for_streaming(tensor, comp::kMoEStreamChunkBytes)) {
-      std::vector<comp::SerializedTensor> one;
-      one.push_back(part);
-      request.messages.push_back(encode_expert_message(uid, one));
+  // hivemind: every part in its own ExpertRequest, the uid repeated on each. Every tensor is
+  // prepared before the first message, as the unary path serializes all before encoding.
+  std::vector<moe::detail::PartSource> sources;
+  sources.reserve(tensors.size());
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const at::Tensor cpu = tensors[i].detach().to(at::kCPU).contiguous();
+    HM_TRY(auto source, moe::detail::prepare_parts(cpu, codec_of(i, cpu), {}));
+    sources.push_back(std::move(source));
+  }
+  for (const auto& source : sources) {
+    const std::size_t parts = moe::detail::part_count(source, comp::kMoEStreamChunkBytes);
+    for (std::size_t k = 0; k < parts; ++k) {
+      Bytes message;
+      moe::detail::encode_part_message(message, uid, source, k, comp::kMoEStreamChunkBytes);
+      request.messages.push_back(std::move(message));
     }
   }
   return request;
@@ -91,7 +101,7 @@ Result<ExpertCallRequest> make_request(std::string_view uid,
 
 asio::awaitable<Result<std::vector<Bytes>>> send_request(net::Host& host,
                                                          const net::PeerId& peer,
-                                                         const ExpertCallRequest& request,
+                                                         ExpertCallRequest request,
                                                          std::chrono::milliseconds timeout) {
   const std::string method = method_name(request.method, request.streaming);
   if (!request.streaming) {
@@ -102,7 +112,7 @@ asio::awaitable<Result<std::vector<Bytes>>> send_request(net::Host& host,
     co_return replies;
   }
   HM_CO_TRY(auto replies,
-            co_await net::call_streaming(host, peer, method, request.messages, timeout));
+            co_await net::call_streaming(host, peer, method, std::move(request.messages), timeout));
   std::size_t total = 0;
   for (const auto& r : replies)
     total += r.size();

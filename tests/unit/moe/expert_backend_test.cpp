@@ -206,6 +206,25 @@ TEST(ExpertBackend, RejectsBadRequestsWithDetails) {
   EXPECT_EQ(backend.update_count(), 0);  // nothing was trained
 }
 
+TEST(ExpertBackend, FiniteCheckDoneByCallerSkipsOnlyTheNaNPass) {
+  const ExpertRegistry registry = ExpertRegistry::with_builtins();
+  ExpertBackend backend("nop.0", registry.find("nop")->make(kHidden), ffn_options());
+  const at::Tensor nan = at::full({2, kHidden}, NAN);
+  EXPECT_EQ(backend.forward({nan}, FiniteCheck::kCheck).error(), MoeErrc::kNonFinite);
+  EXPECT_TRUE(backend.forward({nan}, FiniteCheck::kDoneByCaller));
+  // Every other check stays.
+  EXPECT_EQ(backend.forward({at::zeros({4, 11})}, FiniteCheck::kDoneByCaller).error(),
+            MoeErrc::kSchemaMismatch);
+  EXPECT_EQ(backend.forward({at::zeros({0, kHidden})}, FiniteCheck::kDoneByCaller).error(),
+            MoeErrc::kEmptyBatch);
+  const at::Tensor zeros = at::zeros({2, kHidden});
+  EXPECT_EQ(backend.backward({zeros}, {nan}, FiniteCheck::kCheck).error(), MoeErrc::kNonFinite);
+  EXPECT_EQ(
+      backend.backward({zeros}, {at::zeros({3, kHidden})}, FiniteCheck::kDoneByCaller).error(),
+      MoeErrc::kSchemaMismatch);
+  EXPECT_TRUE(backend.backward({zeros}, {nan}, FiniteCheck::kDoneByCaller));
+}
+
 TEST(ExpertBackend, ExpertFailuresBecomeErrors) {
   ExpertBackend backend("faulty.0", std::make_shared<FaultyExpert>(), {.args_schema = {{{3}}}});
   auto thrown = backend.forward({at::zeros({2, 3})});

@@ -58,11 +58,12 @@ Result<ExpertCallRequest> make_request(std::string_view uid,
 /// Sends `request` to `peer` and returns the reply messages (one for unary calls). `timeout` is
 /// the deadline of the whole call, dial included; when it passes, or when the awaiting coroutine
 /// is cancelled, the stream is reset and the server drops the work. Host thread only; `request`
-/// must outlive the call. Errors: net errors (kTimeout, kRemoteError with the server's text,
-/// dial failures), kBadResponse (reply larger than kMaxReplyBytes).
+/// is taken by value so that its messages move into the call (pass an rvalue: no copy). Errors: net
+/// errors (kTimeout, kRemoteError with the server's text, dial failures), kBadResponse (reply
+/// larger than kMaxReplyBytes).
 asio::awaitable<Result<std::vector<Bytes>>> send_request(net::Host& host,
                                                          const net::PeerId& peer,
-                                                         const ExpertCallRequest& request,
+                                                         ExpertCallRequest request,
                                                          std::chrono::milliseconds timeout);
 
 /// Decodes a reply into tensors and checks them, as anything from the network: the message
