@@ -61,13 +61,6 @@ std::string DHTID::to_hex() const {
   return hivemind::to_hex(raw_);
 }
 
-DHTID DHTID::distance(const DHTID& other) const noexcept {
-  Raw raw{};
-  for (std::size_t i = 0; i < kBytes; ++i)
-    raw[i] = raw_[i] ^ other.raw_[i];
-  return DHTID(raw);
-}
-
 std::size_t DHTID::common_prefix_length(const DHTID& other) const noexcept {
   for (std::size_t i = 0; i < kBytes; ++i) {
     const auto x = static_cast<std::uint8_t>(raw_[i] ^ other.raw_[i]);
@@ -89,7 +82,8 @@ std::size_t std::hash<hivemind::dht::DHTID>::operator()(
     const hivemind::dht::DHTID& id) const noexcept {
   static const auto key = [] {
     std::array<unsigned char, crypto_shorthash_KEYBYTES> k{};
-    if (sodium_init() >= 0) randombytes_buf(k.data(), k.size());
+    if (sodium_init() >= 0)
+      randombytes_buf(k.data(), k.size());
     return k;
   }();
   std::array<unsigned char, crypto_shorthash_BYTES> out{};

@@ -183,12 +183,12 @@ std::vector<protocol::StoreRecord> DhtNode::State::hand_off_records(const NodeIn
   // are nearer than any other holder we know (hivemind `update_routing_table`).
   std::vector<protocol::StoreRecord> records;
   for (auto& [key, entry] : storage.items()) {
-    auto neighbors = table.nearest(key, options.num_replicas, id);
+    auto neighbors = table.nearest_refs(key, options.num_replicas, id);
     bool send = neighbors.empty();
     if (!send) {
       DHTID new_distance = key.distance(node.id);
-      send = new_distance < key.distance(neighbors.back().id)
-             && key.distance(id) < key.distance(neighbors.front().id);
+      send = new_distance < key.distance(neighbors.back()->id)
+             && key.distance(id) < key.distance(neighbors.front()->id);
     }
     if (!send)
       continue;

@@ -8,20 +8,24 @@
 
 namespace hivemind::dht {
 
-asio::awaitable<void> DhtNode::State::drive(Traversal& traversal, Visit visit,
+asio::awaitable<void> DhtNode::State::drive(Traversal& traversal,
+                                            Visit visit,
                                             std::function<void(std::size_t)> on_finished) {
   AsyncSignal changed(co_await asio::this_coro::executor);
   auto flush = [&] {
-    for (std::size_t q : traversal.take_finished()) on_finished(q);
+    for (std::size_t q : traversal.take_finished())
+      on_finished(q);
   };
   auto worker = [&](std::size_t) -> asio::awaitable<void> {
     for (;;) {
       flush();
-      if (traversal.all_finished()) break;
+      if (traversal.all_finished())
+        break;
       auto request = traversal.next();
       flush();
       if (!request) {
-        if (traversal.in_flight() == 0) break;
+        if (traversal.in_flight() == 0)
+          break;
         co_await changed.wait();
         continue;
       }
@@ -42,25 +46,27 @@ std::vector<NodeInfo> DhtNode::State::initial_nodes(const std::vector<DHTID>& qu
   std::unordered_set<DHTID> seen;
   double t = now();
   for (const auto& query : queries) {
-    for (auto& node : table.nearest(query, beam)) {
-      if (blacklist.is_banned(node.peer, t) || !seen.insert(node.id).second) continue;
-      nodes.push_back(std::move(node));
+    for (const NodeInfo* node : table.nearest_refs(query, beam)) {
+      if (blacklist.is_banned(node->peer, t) || !seen.insert(node->id).second)
+        continue;
+      nodes.push_back(*node);
     }
-    if (nodes.size() >= 16 * beam) break;  // enough to seed any number of queries
+    if (nodes.size() >= 16 * beam)
+      break;  // enough to seed any number of queries
   }
   return nodes;
 }
 
-void DhtNode::State::learn(Traversal& traversal, std::size_t q,
+void DhtNode::State::learn(Traversal& traversal,
+                           std::size_t q,
                            const std::vector<protocol::Neighbor>& neighbors) {
-  std::vector<NodeInfo> nodes;
-  nodes.reserve(neighbors.size());
   for (const auto& neighbor : neighbors) {
-    if (neighbor.node.peer == host.peer_id()) continue;
-    if (!neighbor.addrs.empty()) host.peer_store().add_addrs(neighbor.node.peer, neighbor.addrs);
-    nodes.push_back(neighbor.node);
+    if (neighbor.node.peer == host.peer_id())
+      continue;
+    if (!neighbor.addrs.empty())
+      host.peer_store().add_addrs(neighbor.node.peer, neighbor.addrs);
+    traversal.add_neighbor(q, neighbor.node);
   }
-  traversal.add_neighbors(q, nodes);
 }
 
 asio::awaitable<std::vector<std::vector<NodeInfo>>> DhtNode::State::find_nearest(
@@ -75,9 +81,11 @@ asio::awaitable<std::vector<std::vector<NodeInfo>>> DhtNode::State::find_nearest
   Traversal traversal(queries, seeds, traversal_options, skip);
   Visit visit = [this](Traversal& t, const Traversal::Request& request) -> asio::awaitable<bool> {
     std::vector<DHTID> keys;
-    for (std::size_t q : request.queries) keys.push_back(t.query(q));
+    for (std::size_t q : request.queries)
+      keys.push_back(t.query(q));
     auto response = co_await call_find(request.node.peer, std::move(keys));
-    if (!response) co_return false;
+    if (!response)
+      co_return false;
     for (std::size_t i = 0; i < request.queries.size(); ++i)
       learn(t, request.queries[i], response->results[i].nearest);
     co_return true;
@@ -87,11 +95,13 @@ asio::awaitable<std::vector<std::vector<NodeInfo>>> DhtNode::State::find_nearest
   std::vector<std::vector<NodeInfo>> out(queries.size());
   for (std::size_t q = 0; q < queries.size(); ++q) {
     auto nearest = traversal.nearest(q);
-    if (!exclude_self) nearest.push_back(NodeInfo{id, host.peer_id()});
+    if (!exclude_self)
+      nearest.push_back(NodeInfo{id, host.peer_id()});
     std::sort(nearest.begin(), nearest.end(), [&](const NodeInfo& a, const NodeInfo& b) {
       return queries[q].distance(a.id) < queries[q].distance(b.id);
     });
-    if (nearest.size() > k) nearest.erase(nearest.begin() + static_cast<std::ptrdiff_t>(k), nearest.end());
+    if (nearest.size() > k)
+      nearest.erase(nearest.begin() + static_cast<std::ptrdiff_t>(k), nearest.end());
     out[q] = std::move(nearest);
   }
   co_return out;

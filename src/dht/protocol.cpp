@@ -159,6 +159,7 @@ Result<FindResponse> decode_find_response(BytesView bytes,
     int neighbors = std::min({r.nearest_node_ids_size(),
                               r.nearest_peer_ids_size(),
                               static_cast<int>(limits.max_neighbors)});
+    result.nearest.reserve(static_cast<std::size_t>(std::max(neighbors, 0)));
     for (int j = 0; j < neighbors; ++j) {
       auto id = DHTID::from_bytes(as_bytes(r.nearest_node_ids(j)));
       auto peer = net::PeerId::from_bytes(as_bytes(r.nearest_peer_ids(j)));

@@ -91,13 +91,13 @@ void fill_result(RequestContext& context,
     }
     result->set_expiration_time(best->expiration);
   }
-  for (const NodeInfo& node : context.table.nearest(key, context.bucket_size, requester)) {
-    if (node.id == context.self)
+  for (const NodeInfo* node : context.table.nearest_refs(key, context.bucket_size, requester)) {
+    if (node->id == context.self)
       continue;
-    result->add_nearest_node_ids(node.id.raw().data(), DHTID::kBytes);
-    result->add_nearest_peer_ids(node.peer.bytes().data(), node.peer.bytes().size());
+    result->add_nearest_node_ids(node->id.raw().data(), DHTID::kBytes);
+    result->add_nearest_peer_ids(node->peer.bytes().data(), node->peer.bytes().size());
     pb::PeerAddrs* addrs = result->add_nearest_peer_addrs();
-    if (const auto* known = context.addrs_of ? context.addrs_of(node.peer) : nullptr)
+    if (const auto* known = context.addrs_of ? context.addrs_of(node->peer) : nullptr)
       for (const auto& addr : *known)
         addrs->add_addrs(addr.bytes().data(), addr.bytes().size());
   }

@@ -199,13 +199,13 @@ void RoutingTable::collect_nearest(std::size_t lo,
                                    const DHTID& query,
                                    std::size_t wanted,
                                    const std::optional<DHTID>& exclude,
-                                   std::vector<NodeInfo>& out) const {
+                                   std::vector<std::pair<DHTID, const NodeInfo*>>& out) const {
   if (out.size() >= wanted)
     return;
   if (hi - lo == 1) {
     for (const Slot& slot : buckets_[lo]->nodes) {
       if (!exclude || slot.info.id != *exclude)
-        out.push_back(slot.info);
+        out.emplace_back(query.distance(slot.info.id), &slot.info);
     }
     return;
   }
@@ -224,19 +224,36 @@ void RoutingTable::collect_nearest(std::size_t lo,
   }
 }
 
+// Ranks (distance, node) pairs and copies nothing but the winners' pointers; distances are
+// unique (so are ids), hence the order is total.
+std::vector<const NodeInfo*> RoutingTable::nearest_refs(const DHTID& query,
+                                                        std::size_t k,
+                                                        const std::optional<DHTID>& exclude) const {
+  std::vector<const NodeInfo*> result;
+  if (k == 0 || active_count_ == 0)
+    return result;
+  std::vector<std::pair<DHTID, const NodeInfo*>> ranked;
+  ranked.reserve(std::min(k, active_count_) + options_.bucket_size);
+  collect_nearest(0, buckets_.size(), 0, query, k, exclude, ranked);
+  const std::size_t take = std::min(k, ranked.size());
+  const auto middle = ranked.begin() + static_cast<std::ptrdiff_t>(take);
+  std::partial_sort(ranked.begin(), middle, ranked.end(), [](const auto& a, const auto& b) {
+    return a.first < b.first;
+  });
+  result.reserve(take);
+  for (auto it = ranked.begin(); it != middle; ++it)
+    result.push_back(it->second);
+  return result;
+}
+
 std::vector<NodeInfo> RoutingTable::nearest(const DHTID& query,
                                             std::size_t k,
                                             const std::optional<DHTID>& exclude) const {
+  const auto refs = nearest_refs(query, k, exclude);
   std::vector<NodeInfo> result;
-  if (k == 0 || active_count_ == 0)
-    return result;
-  result.reserve(std::min(k, active_count_) + options_.bucket_size);
-  collect_nearest(0, buckets_.size(), 0, query, k, exclude, result);
-  std::sort(result.begin(), result.end(), [&](const NodeInfo& a, const NodeInfo& b) {
-    return query.distance(a.id) < query.distance(b.id);
-  });
-  if (result.size() > k)
-    result.erase(result.begin() + static_cast<std::ptrdiff_t>(k), result.end());
+  result.reserve(refs.size());
+  for (const NodeInfo* node : refs)
+    result.push_back(*node);
   return result;
 }
 

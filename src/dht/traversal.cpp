@@ -1,3 +1,6 @@
+// Traversal: beam search state. Hot path (one call per neighbour of every find reply): one hash
+// lookup in index_ (skip check and node number at once), then a binary search in the query's
+// flat sorted `known` vector; no per-neighbour allocation once a node is known.
 #include "hivemind/dht/traversal.hpp"
 
 #include <algorithm>
@@ -14,45 +17,70 @@ Traversal::Traversal(std::vector<DHTID> queries,
     : queries_(std::move(queries)),
       options_(options),
       states_(queries_.size()),
-      skip_(skip.begin(), skip.end()),
       unfinished_(queries_.size()) {
   HM_CHECK(options_.beam_size >= 1 && options_.queries_per_call >= 1, "bad traversal options");
-  for (const auto& node : initial_nodes) {
-    if (skip_.contains(node.id))
-      continue;
-    peers_.try_emplace(node.id, node.peer);
-    for (std::size_t q = 0; q < queries_.size(); ++q)
-      offer(q, node.id);
-  }
+  for (const auto& id : skip)
+    index_.insert_or_assign(id, kSkipped);
+  for (const auto& node : initial_nodes)
+    add_neighbor_to_all(node);
 }
 
-void Traversal::offer(std::size_t q, const DHTID& id) {
+void Traversal::add_neighbor_to_all(const NodeInfo& node) {
+  if (nodes_.size() >= kSkipped && !index_.contains(node.id))
+    return;  // node numbers exhausted (never in practice): new nodes are ignored
+  auto [it, added] = index_.try_emplace(node.id, static_cast<std::uint32_t>(nodes_.size()));
+  if (it->second == kSkipped)
+    return;
+  if (added)
+    nodes_.push_back(node);
+  for (std::size_t q = 0; q < queries_.size(); ++q)
+    offer(q, it->second);
+}
+
+std::vector<Traversal::Known>::iterator Traversal::find_known(std::size_t q,
+                                                              const DHTID& distance) {
+  auto& known = states_[q].known;
+  auto it =
+      std::lower_bound(known.begin(), known.end(), distance, [](const Known& k, const DHTID& d) {
+        return k.distance < d;
+      });
+  return it != known.end() && it->distance == distance ? it : known.end();
+}
+
+void Traversal::offer(std::size_t q, std::uint32_t node) {
   QueryState& s = states_[q];
   if (s.finished)
     return;
   // The distance identifies the node for this query: a node is offered once, and never again
-  // after it failed.
-  DHTID distance = queries_[q].distance(id);
-  if (std::binary_search(s.failed.begin(), s.failed.end(), distance))
+  // after it failed (its entry stays, marked failed).
+  const DHTID distance = queries_[q].distance(nodes_[node].id);
+  auto it = std::lower_bound(
+      s.known.begin(), s.known.end(), distance, [](const Known& k, const DHTID& d) {
+        return k.distance < d;
+      });
+  if (it != s.known.end() && it->distance == distance)
     return;
-  auto [it, added] = s.known.try_emplace(distance, Known{id, false});
-  if (!added)
-    return;
-  it->second.visited = s.visited.contains(id);  // asked already, for another query's sake
+  // visited: asked already, for another query's sake
+  s.known.insert(it, Known{distance, node, was_visited(s, node), false});
   s.candidate_valid = false;
 }
 
-Traversal::KnownMap::const_iterator Traversal::explorable(std::size_t q) const {
+std::size_t Traversal::explorable(std::size_t q) const {
   const QueryState& s = states_[q];
   if (s.candidate_valid)
     return s.candidate;
-  auto found = s.known.end();
+  std::size_t found = s.known.size();
   std::size_t rank = 0;
-  for (auto it = s.known.begin(); it != s.known.end() && rank < options_.beam_size; ++it, ++rank)
-    if (!it->second.visited) {
-      found = it;
+  for (std::size_t i = 0; i < s.known.size() && rank < options_.beam_size; ++i) {
+    const Known& k = s.known[i];
+    if (k.failed)
+      continue;
+    if (!k.visited) {
+      found = i;
       break;
     }
+    ++rank;
+  }
   s.candidate = found;
   s.candidate_valid = true;
   return found;
@@ -61,7 +89,7 @@ Traversal::KnownMap::const_iterator Traversal::explorable(std::size_t q) const {
 bool Traversal::refresh(std::size_t q) {
   if (states_[q].finished)
     return false;
-  if (explorable(q) != states_[q].known.end())
+  if (explorable(q) != states_[q].known.size())
     return true;
   if (states_[q].active == 0)
     mark_finished(q);
@@ -73,35 +101,37 @@ std::optional<Traversal::Request> Traversal::next() {
   // this loop runs for every request, so it dominates long multi-key lookups.
   std::size_t best = queries_.size();
   DHTID best_distance;
-  DHTID node_id;
+  std::uint32_t node = 0;
   for (std::size_t q = 0; q < queries_.size(); ++q) {
     QueryState& s = states_[q];
     if (s.finished)
       continue;
-    auto candidate = explorable(q);
-    if (candidate == s.known.end()) {
+    const std::size_t candidate = explorable(q);
+    if (candidate == s.known.size()) {
       if (s.active == 0)
         mark_finished(q);
       continue;
     }
+    const Known& k = s.known[candidate];
     if (best == queries_.size() || s.active < states_[best].active
-        || (s.active == states_[best].active && candidate->first < best_distance)) {
+        || (s.active == states_[best].active && k.distance < best_distance)) {
       best = q;
-      best_distance = candidate->first;
-      node_id = candidate->second.id;
+      best_distance = k.distance;
+      node = k.node;
     }
   }
   if (best == queries_.size())
     return std::nullopt;
 
-  Request request{NodeInfo{node_id, peers_.at(node_id)}, {best}};
+  Request request{nodes_[node], {best}};
+  const DHTID& node_id = nodes_[node].id;
 
   // Pack other unfinished queries for which this node is unvisited, nearest to the node first.
   if (options_.queries_per_call > 1) {
     auto& extra = scratch_;
     extra.clear();
     for (std::size_t q = 0; q < queries_.size(); ++q) {
-      if (q == best || states_[q].finished || states_[q].visited.contains(node_id))
+      if (q == best || states_[q].finished || was_visited(states_[q], node))
         continue;
       extra.emplace_back(queries_[q].distance(node_id), q);
     }
@@ -113,9 +143,11 @@ std::optional<Traversal::Request> Traversal::next() {
   }
   for (std::size_t q : request.queries) {
     QueryState& s = states_[q];
-    s.visited.insert(node_id);
-    if (auto it = s.known.find(queries_[q].distance(node_id)); it != s.known.end()) {
-      it->second.visited = true;
+    if (s.visited.size() <= node)
+      s.visited.resize(nodes_.size());
+    s.visited[node] = true;
+    if (auto it = find_known(q, queries_[q].distance(node_id)); it != s.known.end()) {
+      it->visited = true;
       s.candidate_valid = false;
     }
     ++s.active;
@@ -124,15 +156,21 @@ std::optional<Traversal::Request> Traversal::next() {
   return request;
 }
 
-void Traversal::add_neighbors(std::size_t q, const std::vector<NodeInfo>& neighbors) {
+void Traversal::add_neighbor(std::size_t q, const NodeInfo& neighbor) {
   HM_CHECK(q < queries_.size(), "query index out of range");
-  for (const auto& node : neighbors) {
-    if (skip_.contains(node.id))
-      continue;
-    // The first peer id heard for a DHTID sticks: a later claim cannot redirect our requests.
-    peers_.try_emplace(node.id, node.peer);
-    offer(q, node.id);
-  }
+  if (nodes_.size() >= kSkipped && !index_.contains(neighbor.id))
+    return;  // node numbers exhausted (never in practice): new nodes are ignored
+  auto [it, added] = index_.try_emplace(neighbor.id, static_cast<std::uint32_t>(nodes_.size()));
+  if (it->second == kSkipped)
+    return;
+  if (added)
+    nodes_.push_back(neighbor);
+  offer(q, it->second);
+}
+
+void Traversal::add_neighbors(std::size_t q, const std::vector<NodeInfo>& neighbors) {
+  for (const auto& node : neighbors)
+    add_neighbor(q, node);
 }
 
 void Traversal::complete(const Request& request, bool answered) {
@@ -145,14 +183,19 @@ void Traversal::complete(const Request& request, bool answered) {
     if (!answered) {
       // A node that failed is never offered again for this query (unless it was not known yet:
       // then it may be offered later, and stays visited).
-      DHTID distance = queries_[q].distance(request.node.id);
-      if (s.known.erase(distance) != 0) {
-        s.failed.insert(std::lower_bound(s.failed.begin(), s.failed.end(), distance), distance);
+      auto it = find_known(q, queries_[q].distance(request.node.id));
+      if (it != s.known.end() && !it->failed) {
+        it->failed = true;
         s.candidate_valid = false;
       }
     }
     refresh(q);
   }
+}
+
+bool Traversal::visited(std::size_t q, const DHTID& id) const {
+  auto it = index_.find(id);
+  return it != index_.end() && it->second != kSkipped && was_visited(states_[q], it->second);
 }
 
 void Traversal::finish(std::size_t q) {
@@ -175,10 +218,11 @@ std::vector<std::size_t> Traversal::take_finished() {
 
 std::vector<NodeInfo> Traversal::nearest(std::size_t q) const {
   std::vector<NodeInfo> out;
-  for (const auto& [distance, node] : states_[q].known) {
+  for (const Known& k : states_[q].known) {
     if (out.size() >= options_.beam_size)
       break;
-    out.push_back(NodeInfo{node.id, peers_.at(node.id)});
+    if (!k.failed)
+      out.push_back(nodes_[k.node]);
   }
   return out;
 }

@@ -4,8 +4,10 @@
 /// hashed as they are), node ids, XOR distance. Value type; no I/O; callable from any thread.
 
 #include <array>
+#include <bit>
 #include <compare>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <string>
 
@@ -28,6 +30,7 @@ class DHTID {
 
   /// The zero id.
   DHTID() = default;
+
   explicit DHTID(const Raw& raw) : raw_(raw) {}
 
   /// hivemind's `DHTID.generate(source)`: SHA-1 of `msgpack(key)`, except that a `Bin` key is
@@ -44,19 +47,57 @@ class DHTID {
   static Result<DHTID> from_bytes(BytesView bytes);
 
   const Raw& raw() const noexcept { return raw_; }
+
   Bytes to_bytes() const { return Bytes(raw_.begin(), raw_.end()); }
+
   std::string to_hex() const;
 
-  /// XOR distance, itself an id-sized integer.
-  DHTID distance(const DHTID& other) const noexcept;
+  /// XOR distance, itself an id-sized integer. Inline: the DHT's hot loops call it per neighbour.
+  DHTID distance(const DHTID& other) const noexcept {
+    DHTID out;
+    for (std::size_t i = 0; i < kBytes; ++i)
+      out.raw_[i] = static_cast<std::uint8_t>(raw_[i] ^ other.raw_[i]);
+    return out;
+  }
+
   /// Number of leading bits `*this` and `other` share (160 when equal).
   std::size_t common_prefix_length(const DHTID& other) const noexcept;
   /// Bit `index` counted from the most significant (0) to the least significant (159).
   bool bit(std::size_t index) const noexcept;
 
-  auto operator<=>(const DHTID&) const = default;
+  /// Equality and order as unsigned integers, compared a 64-bit word at a time (ids are uniform,
+  /// so the first word almost always decides).
+  friend bool operator==(const DHTID& a, const DHTID& b) noexcept {
+    return std::memcmp(a.raw_.data(), b.raw_.data(), kBytes) == 0;
+  }
+
+  friend std::strong_ordering operator<=>(const DHTID& a, const DHTID& b) noexcept {
+    for (std::size_t offset = 0; offset < 16; offset += 8) {
+      const std::uint64_t x = a.word64(offset), y = b.word64(offset);
+      if (x != y)
+        return x <=> y;
+    }
+    return a.word32(16) <=> b.word32(16);
+  }
 
  private:
+  /// The big-endian 64-bit (32-bit) word at byte `offset`, as an integer.
+  std::uint64_t word64(std::size_t offset) const noexcept {
+    std::uint64_t word;
+    std::memcpy(&word, raw_.data() + offset, sizeof(word));
+    if constexpr (std::endian::native == std::endian::little)
+      word = __builtin_bswap64(word);
+    return word;
+  }
+
+  std::uint32_t word32(std::size_t offset) const noexcept {
+    std::uint32_t word;
+    std::memcpy(&word, raw_.data() + offset, sizeof(word));
+    if constexpr (std::endian::native == std::endian::little)
+      word = __builtin_bswap32(word);
+    return word;
+  }
+
   Raw raw_{};
 };
 

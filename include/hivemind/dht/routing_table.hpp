@@ -64,6 +64,9 @@ class RoutingTable {
   std::vector<NodeInfo> nearest(const DHTID& query,
                                 std::size_t k,
                                 const std::optional<DHTID>& exclude = std::nullopt) const;
+  /// As `nearest`, without copying the nodes: the pointers stay valid until the table changes.
+  std::vector<const NodeInfo*> nearest_refs(
+      const DHTID& query, std::size_t k, const std::optional<DHTID>& exclude = std::nullopt) const;
 
   std::optional<net::PeerId> peer_of(const DHTID& id) const;  ///< active or replacement
   std::optional<DHTID> id_of(const net::PeerId& peer) const;  ///< active or replacement
@@ -114,7 +117,7 @@ class RoutingTable {
                        const DHTID& query,
                        std::size_t wanted,
                        const std::optional<DHTID>& exclude,
-                       std::vector<NodeInfo>& out) const;
+                       std::vector<std::pair<DHTID, const NodeInfo*>>& out) const;
 
   DHTID self_;
   RoutingTableOptions options_;

@@ -7,10 +7,9 @@
 /// Not thread-safe; one owner.
 
 #include <cstddef>
-#include <map>
+#include <cstdint>
 #include <optional>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "hivemind/dht/dht_id.hpp"
@@ -53,6 +52,8 @@ class Traversal {
 
   /// Neighbours that `request.node` returned for query `q` (must be one of request.queries).
   void add_neighbors(std::size_t q, const std::vector<NodeInfo>& neighbors);
+  /// One neighbour, as add_neighbors (saves the caller building a vector).
+  void add_neighbor(std::size_t q, const NodeInfo& neighbor);
   /// Ends `request` (call exactly once per request, after add_neighbors). `answered` = false
   /// drops the node from every beam.
   void complete(const Request& request, bool answered);
@@ -75,32 +76,40 @@ class Traversal {
   /// The beam of `q`: up to beam_size nearest known nodes, nearest first.
   std::vector<NodeInfo> nearest(std::size_t q) const;
 
-  /// Nodes queried (successfully or not) for `q`.
-  const std::unordered_set<DHTID>& visited(std::size_t q) const { return states_[q].visited; }
+  /// Whether `id` was queried (successfully or not) for `q`.
+  bool visited(std::size_t q, const DHTID& id) const;
 
  private:
-  /// A node heard of for one query, keyed by its distance to the query.
+  /// A node heard of for one query: its distance to the query and its index in `nodes_`.
   struct Known {
-    DHTID id;
+    DHTID distance;
+    std::uint32_t node = 0;
     bool visited = false;
+    bool failed = false;  ///< did not answer: out of the beam, never offered again
   };
 
-  using KnownMap = std::map<DHTID, Known>;
-
   struct QueryState {
-    KnownMap known;             // distance -> node: every node heard of that has not failed
-    std::vector<DHTID> failed;  // distances of nodes that failed (sorted), for dedup
-    std::unordered_set<DHTID> visited;
+    std::vector<Known> known;   // every node heard of, sorted by distance (a flat map)
+    std::vector<bool> visited;  // by node index; shorter than nodes_ = not visited
     std::size_t active = 0;
     bool finished = false;
     // explorable() memo: valid until `known` or a visited flag of this query changes.
     mutable bool candidate_valid = false;
-    mutable KnownMap::const_iterator candidate;
+    mutable std::size_t candidate = 0;  // index into `known`; known.size() = none
   };
 
-  /// The nearest unvisited beam member of `q`, or known.end().
-  KnownMap::const_iterator explorable(std::size_t q) const;
-  void offer(std::size_t q, const DHTID& id);
+  static constexpr std::uint32_t kSkipped = UINT32_MAX;  ///< index_ value of a `skip` id
+
+  /// Index in `known` of the nearest unvisited beam member of `q`, or known.size().
+  std::size_t explorable(std::size_t q) const;
+  std::vector<Known>::iterator find_known(std::size_t q, const DHTID& distance);
+
+  bool was_visited(const QueryState& s, std::uint32_t node) const {
+    return node < s.visited.size() && s.visited[node];
+  }
+
+  void offer(std::size_t q, std::uint32_t node);
+  void add_neighbor_to_all(const NodeInfo& node);
   void mark_finished(std::size_t q);
   /// Finishes `q` if nothing is left to explore and nothing in flight; returns whether something
   /// is explorable.
@@ -109,8 +118,11 @@ class Traversal {
   std::vector<DHTID> queries_;
   TraversalOptions options_;
   std::vector<QueryState> states_;
-  std::unordered_map<DHTID, net::PeerId> peers_;
-  std::unordered_set<DHTID> skip_;
+  // Every node heard of, numbered in order of arrival; `index_` (one hash lookup per neighbour)
+  // maps ids to those numbers, and `skip` ids to kSkipped. The first peer id heard for a DHTID
+  // sticks: a later claim cannot redirect our requests.
+  std::vector<NodeInfo> nodes_;
+  std::unordered_map<DHTID, std::uint32_t> index_;
   std::vector<std::size_t> newly_finished_;
   std::size_t unfinished_ = 0;
   std::size_t in_flight_ = 0;

@@ -1,5 +1,6 @@
 #include "hivemind/dht/dht_id.hpp"
 
+#include <algorithm>
 #include <random>
 #include <unordered_set>
 
@@ -112,6 +113,29 @@ TEST(DHTID, BitOutOfRangeIsFalseAndHexIsBigEndian) {
   EXPECT_FALSE(id.bit(160));
   EXPECT_EQ(id.to_hex(), "8000000000000000000000000000000000000001");
   EXPECT_GT(id, DHTID::from_bytes(Bytes(20, 0x7f)).value());
+}
+
+// The word-at-a-time comparison must order ids exactly as their big-endian bytes, also when
+// they differ only in the second word or the last 4 bytes.
+TEST(DHTID, OrderMatchesBytewiseOrder) {
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::uniform_int_distribution<int> position(0, static_cast<int>(DHTID::kBytes) - 1);
+  for (int i = 0; i < 20000; ++i) {
+    DHTID::Raw a{}, b{};
+    for (auto& x : a)
+      x = static_cast<std::uint8_t>(byte(rng));
+    b = a;
+    const int from = position(rng);  // b shares a's first `from` bytes
+    for (int j = from; j < static_cast<int>(DHTID::kBytes); ++j)
+      if (i % 4 != 0)
+        b[static_cast<std::size_t>(j)] = static_cast<std::uint8_t>(byte(rng));
+    const bool less = std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end());
+    const bool greater = std::lexicographical_compare(b.begin(), b.end(), a.begin(), a.end());
+    EXPECT_EQ(DHTID(a) < DHTID(b), less);
+    EXPECT_EQ(DHTID(a) > DHTID(b), greater);
+    EXPECT_EQ(DHTID(a) == DHTID(b), !less && !greater);
+  }
 }
 
 }  // namespace

@@ -134,6 +134,11 @@ TEST(RoutingTableTest, NearestEqualsBruteForce) {
       exclude = query;  // not in the table
     EXPECT_EQ(table.nearest(query, k, exclude), brute_force_nearest(active, query, k, exclude))
         << "query " << query.to_hex() << " k " << k;
+    const auto refs = table.nearest_refs(query, k, exclude);
+    const auto copies = table.nearest(query, k, exclude);
+    ASSERT_EQ(refs.size(), copies.size());
+    for (std::size_t j = 0; j < refs.size(); ++j)
+      EXPECT_EQ(*refs[j], copies[j]);
   }
   // Queries taken from the table.
   for (int i = 0; i < 300; ++i) {

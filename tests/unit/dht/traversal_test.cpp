@@ -27,14 +27,16 @@ struct SimulatedSwarm {
     for (const auto& self : nodes) {
       RoutingTable table(self.id, options);
       for (const auto& other : nodes)
-        if (other.id != self.id) table.add_or_update(other, 0);
+        if (other.id != self.id)
+          table.add_or_update(other, 0);
       tables.emplace(self.id, std::move(table));
     }
   }
 
   std::vector<DHTID> true_nearest(const DHTID& query, std::size_t k) const {
     std::vector<DHTID> ids;
-    for (const auto& node : nodes) ids.push_back(node.id);
+    for (const auto& node : nodes)
+      ids.push_back(node.id);
     std::sort(ids.begin(), ids.end(), [&](const DHTID& a, const DHTID& b) {
       return query.distance(a) < query.distance(b);
     });
@@ -59,7 +61,8 @@ struct SimulatedSwarm {
 
 std::vector<DHTID> ids_of(const std::vector<NodeInfo>& nodes) {
   std::vector<DHTID> out;
-  for (const auto& node : nodes) out.push_back(node.id);
+  for (const auto& node : nodes)
+    out.push_back(node.id);
   return out;
 }
 
@@ -67,8 +70,10 @@ TEST(TraversalTest, FindsTheTrueNearestNodes) {
   SimulatedSwarm swarm(300, 5);
   std::mt19937 rng(1);
   std::vector<DHTID> queries;
-  for (int i = 0; i < 40; ++i) queries.push_back(DHTID::random());
-  for (int i = 0; i < 10; ++i) queries.push_back(swarm.nodes[rng() % swarm.nodes.size()].id);
+  for (int i = 0; i < 40; ++i)
+    queries.push_back(DHTID::random());
+  for (int i = 0; i < 10; ++i)
+    queries.push_back(swarm.nodes[rng() % swarm.nodes.size()].id);
   std::vector<NodeInfo> initial(swarm.nodes.begin(), swarm.nodes.begin() + 3);
   TraversalOptions options;
   options.beam_size = 10;
@@ -100,12 +105,15 @@ TEST(TraversalTest, ReportsEveryQueryExactlyOnce) {
     for (std::size_t q : request->queries)
       traversal.add_neighbors(q, swarm.tables.at(request->node.id).nearest(traversal.query(q), 20));
     traversal.complete(*request, true);
-    for (std::size_t q : traversal.take_finished()) reported.push_back(q);
+    for (std::size_t q : traversal.take_finished())
+      reported.push_back(q);
   }
-  for (std::size_t q : traversal.take_finished()) reported.push_back(q);
+  for (std::size_t q : traversal.take_finished())
+    reported.push_back(q);
   std::sort(reported.begin(), reported.end());
   std::vector<std::size_t> all(queries.size());
-  for (std::size_t q = 0; q < all.size(); ++q) all[q] = q;
+  for (std::size_t q = 0; q < all.size(); ++q)
+    all[q] = q;
   EXPECT_EQ(reported, all);
 }
 
@@ -123,8 +131,10 @@ TEST(TraversalTest, NodesThatFailLeaveTheBeam) {
   Traversal traversal(std::vector<DHTID>(1, query), std::vector<NodeInfo>(1, *start), options);
   swarm.run(traversal, dead);
   auto found = ids_of(traversal.nearest(0));
-  for (const auto& id : dead) EXPECT_EQ(std::count(found.begin(), found.end(), id), 0);
-  for (const auto& id : dead) EXPECT_TRUE(traversal.visited(0).contains(id));
+  for (const auto& id : dead)
+    EXPECT_EQ(std::count(found.begin(), found.end(), id), 0);
+  for (const auto& id : dead)
+    EXPECT_TRUE(traversal.visited(0, id));
   // The beam still fills up with live nodes.
   EXPECT_EQ(found.size(), options.beam_size);
 }
@@ -148,7 +158,8 @@ TEST(TraversalTest, FinishStopsAQueryAndSkipIsNeverAsked) {
     traversal.complete(*request, true);
   }
   EXPECT_TRUE(traversal.all_finished());
-  for (const auto& node : traversal.nearest(1)) EXPECT_NE(node.id, self);
+  for (const auto& node : traversal.nearest(1))
+    EXPECT_NE(node.id, self);
 }
 
 TEST(TraversalTest, NoInitialNodesFinishesAtOnce) {
