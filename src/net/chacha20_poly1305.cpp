@@ -83,10 +83,27 @@ bool aead_seal(std::span<const std::uint8_t, kAeadKeySize> key,
                std::uint8_t* out,
                std::size_t size,
                std::uint8_t* tag) {
+  const BytesView part(in, size);
+  return aead_seal_parts(key, nonce, ad, std::span<const BytesView>(&part, 1), out, tag);
+}
+
+bool aead_seal_parts(std::span<const std::uint8_t, kAeadKeySize> key,
+                     std::span<const std::uint8_t, kAeadNonceSize> nonce,
+                     BytesView ad,
+                     std::span<const BytesView> parts,
+                     std::uint8_t* out,
+                     std::uint8_t* tag) {
   EVP_CIPHER_CTX* ctx = context(true);
+  if (!start(ctx, key, nonce, ad, true))
+    return false;
+  for (const BytesView part : parts) {
+    // The cipher keeps its keystream position across updates of any length.
+    if (!update(ctx, part.data(), out, part.size()))
+      return false;
+    out += part.size();
+  }
   int written = 0;
-  return start(ctx, key, nonce, ad, true) && update(ctx, in, out, size)
-         && EVP_CipherFinal_ex(ctx, out + size, &written) == 1 && written == 0
+  return EVP_CipherFinal_ex(ctx, out, &written) == 1 && written == 0
          && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, static_cast<int>(kAeadTagSize), tag)
                 == 1;
 }

@@ -26,6 +26,15 @@ bool aead_seal(std::span<const std::uint8_t, kAeadKeySize> key,
                std::size_t size,
                std::uint8_t* tag);
 
+/// As aead_seal over the concatenation of `parts` (a gather: no part is copied first); the
+/// ciphertext of all parts lands contiguously at `out`, which must not overlap any part.
+bool aead_seal_parts(std::span<const std::uint8_t, kAeadKeySize> key,
+                     std::span<const std::uint8_t, kAeadNonceSize> nonce,
+                     BytesView ad,
+                     std::span<const BytesView> parts,
+                     std::uint8_t* out,
+                     std::uint8_t* tag);
+
 /// Decrypts `size` bytes from `in` to `out` (equal pointers allowed) and checks `tag`. Returns
 /// false on a bad tag (or an OpenSSL failure); the `size` bytes at `out` are then zeroed, never
 /// left as unauthenticated plaintext. Thread-safe like aead_seal.

@@ -1,10 +1,12 @@
 #include "connection.hpp"
 
 #include <algorithm>
+#include <array>
 #include <memory>
 #include <span>
 
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
@@ -12,6 +14,7 @@
 #include "hivemind/net/error.hpp"
 #include "hivemind/net/host.hpp"
 #include "hivemind/net/stream.hpp"
+#include "hivemind/net/yamux_frame.hpp"
 
 namespace hivemind::net {
 namespace {
@@ -19,30 +22,11 @@ constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReadChunk = 256 * 1024;
 /// A write loop going idle frees its batch buffers above this size (bulk transfers reuse theirs).
 constexpr std::size_t kIdleBufferKeep = 2 * Connection::kOutboundHighWater;
-
-/// Bytes that grow without zero-filling: every byte is written before it is read.
-class ScratchBuffer {
- public:
-  /// At least `size` writable bytes (reallocates only to grow; old contents are dropped).
-  std::uint8_t* get(std::size_t size) {
-    if (size > capacity_) {
-      capacity_ = std::max(size, capacity_ + capacity_ / 2);
-      data_ = std::make_unique_for_overwrite<std::uint8_t[]>(capacity_);
-    }
-    return data_.get();
-  }
-
-  void release_above(std::size_t keep) {
-    if (capacity_ > keep) {
-      data_.reset();
-      capacity_ = 0;
-    }
-  }
-
- private:
-  std::unique_ptr<std::uint8_t[]> data_;
-  std::size_t capacity_ = 0;
-};
+/// Output below this size waits one scheduler round for more before it is sealed and sent.
+constexpr std::size_t kCoalesceBelow = 16 * 1024;
+/// Noise: writes from this size on are sealed straight from the caller's bytes; smaller ones are
+/// batched with other frames (fewer, fuller Noise frames).
+constexpr std::size_t kSealDirectMin = 8 * 1024;
 
 }  // namespace
 
@@ -107,21 +91,56 @@ void Connection::unregister_stream(std::uint32_t id) {
     idle_since_ = std::chrono::steady_clock::now();
 }
 
+Result<std::size_t> Connection::write_data(std::uint32_t stream, BytesView data) {
+  if (!noise_ || data.size() < kSealDirectMin) {
+    HM_TRY(const std::size_t n, session_.write(stream, data));
+    if (n > 0)
+      flush();
+    return n;
+  }
+  HM_TRY(const std::size_t n, session_.take_send_credit(stream, data.size()));
+  if (n == 0)
+    return n;
+  seal_queued_frames();  // frames queued before this data go first
+  // One Yamux DATA frame per Noise frame: header and payload sealed together, gathered.
+  const std::size_t frame = std::min<std::size_t>(host_.options().yamux.max_frame_payload,
+                                                  kNoiseMaxFramePlaintext - kYamuxHeaderSize);
+  std::array<std::uint8_t, kYamuxHeaderSize> header{};
+  for (std::size_t offset = 0; offset < n; offset += frame) {
+    const std::size_t k = std::min(frame, n - offset);
+    encode_yamux_header(
+        {.type = YamuxType::kData, .stream = stream, .length = static_cast<std::uint32_t>(k)},
+        header.data());
+    const std::array<BytesView, 2> parts{BytesView(header), data.subspan(offset, k)};
+    noise_->seal_parts_into(parts,
+                            sealed_.extend(NoiseTransport::sealed_size(kYamuxHeaderSize + k)));
+  }
+  flush();
+  return n;
+}
+
+void Connection::seal_queued_frames() {
+  if (!session_.has_outbound())
+    return;
+  session_.take_outbound(plaintext_);
+  noise_->seal_into(plaintext_, sealed_.extend(NoiseTransport::sealed_size(plaintext_.size())));
+}
+
 asio::awaitable<void> Connection::wait_outbound_room() {
-  while (!closed_ && session_.outbound_size() > kOutboundHighWater) {
+  while (!closed_ && outbound_size() > kOutboundHighWater) {
     co_await drained_signal_.wait();
   }
 }
 
 asio::awaitable<void> Connection::read_loop() {
   auto self = shared_from_this();
-  ScratchBuffer wire_buffer;
-  std::uint8_t* const wire = wire_buffer.get(kReadChunk);
+  detail::WireBuffer wire_buffer;
+  std::uint8_t* const wire = wire_buffer.extend(kReadChunk);
   // Noise frames are decrypted straight into this buffer: the plaintext of one read is at most
   // the partial frame the transport keeps (< 2 + kNoiseMaxFrame bytes) plus the bytes read.
-  ScratchBuffer plaintext_buffer;
+  detail::WireBuffer plaintext_buffer;
   const std::span<std::uint8_t> plaintext(
-      noise_ ? plaintext_buffer.get(kReadChunk + kNoiseMaxFrame + 2) : nullptr,
+      noise_ ? plaintext_buffer.extend(kReadChunk + kNoiseMaxFrame + 2) : nullptr,
       noise_ ? kReadChunk + kNoiseMaxFrame + 2 : 0);
   BytesView input = early_plaintext_;
   while (!closed_) {
@@ -163,24 +182,34 @@ asio::awaitable<void> Connection::read_loop() {
 
 asio::awaitable<void> Connection::write_loop() {
   auto self = shared_from_this();
-  Bytes plaintext;  // swapped with the session's outbound buffer: two buffers take turns
-  ScratchBuffer sealed;
+  Bytes plaintext;             // plaintext: takes turns with the session's outbound buffer
+  detail::WireBuffer writing;  // Noise: takes turns with sealed_
   while (!closed_) {
-    // Neither the session nor an idle connection keeps a batch buffer above kIdleBufferKeep.
-    if (plaintext.capacity() > kIdleBufferKeep)
-      Bytes().swap(plaintext);
-    if (!session_.has_outbound()) {
-      sealed.release_above(kIdleBufferKeep);
+    if (!session_.has_outbound() && sealed_.empty()) {
+      // Neither the session nor an idle connection keeps a batch buffer above kIdleBufferKeep.
+      if (plaintext.capacity() > kIdleBufferKeep)
+        Bytes().swap(plaintext);
+      if (plaintext_.capacity() > kIdleBufferKeep)
+        Bytes().swap(plaintext_);
+      writing.release_above(kIdleBufferKeep);
+      sealed_.release_above(kIdleBufferKeep);
       co_await writer_signal_.wait();
+      // Small output waits one scheduler round: handlers made ready by the same input (an RPC
+      // reply behind its multistream answer, completions posted by finished coroutines) add
+      // their frames to this batch instead of costing a segment and a wakeup of their own.
+      if (outbound_size() < kCoalesceBelow)
+        co_await asio::post(socket_.get_executor(), asio::use_awaitable);
       continue;
     }
-    session_.take_outbound(plaintext);
-    BytesView out = plaintext;
+    BytesView out;
     if (noise_) {
-      const std::size_t size = NoiseTransport::sealed_size(plaintext.size());
-      std::uint8_t* wire = sealed.get(size);
-      noise_->seal_into(plaintext, wire);  // encrypts straight into the socket buffer
-      out = BytesView(wire, size);
+      seal_queued_frames();
+      writing.clear();
+      writing.swap(sealed_);
+      out = BytesView(writing.data(), writing.size());
+    } else {
+      session_.take_outbound(plaintext);
+      out = plaintext;
     }
     drained_signal_.notify_all();
     auto [ec, n] =

@@ -17,6 +17,7 @@
 #include "hivemind/net/noise.hpp"
 #include "hivemind/net/peer_id.hpp"
 #include "hivemind/net/yamux.hpp"
+#include "wire_buffer.hpp"
 
 namespace hivemind::net {
 
@@ -55,6 +56,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// Wakes the write loop (after queueing frames in the session).
   void flush() { writer_signal_.notify_all(); }
 
+  /// Queues up to data.size() bytes of `stream` data as far as its send window allows and wakes
+  /// the write loop; returns the bytes taken (0: wait for a window update). On a Noise
+  /// connection a large write is sealed at once, straight from `data` into the outgoing wire
+  /// bytes (no plaintext copy); smaller ones are copied into the session's batch. Errors as
+  /// YamuxSession::write.
+  Result<std::size_t> write_data(std::uint32_t stream, BytesView data);
+
+  /// Bytes queued for the socket: session frames not sealed yet plus sealed wire bytes.
+  std::size_t outbound_size() const { return session_.outbound_size() + sealed_.size(); }
+
   /// Waits until the outbound queue is below the high-water mark (or the connection closed).
   asio::awaitable<void> wait_outbound_room();
 
@@ -78,6 +89,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::awaitable<void> read_loop();
   asio::awaitable<void> write_loop();
   void dispatch_events();
+  /// Noise: seals every frame queued in the session onto the end of `sealed_`.
+  void seal_queued_frames();
 
   Host& host_;
   asio::ip::tcp::socket socket_;
@@ -88,6 +101,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool outbound_;
   Multiaddr remote_addr_;
   std::unordered_map<std::uint32_t, Stream*> streams_;
+  Bytes plaintext_;            // Noise: takes turns with the session's outbound buffer
+  detail::WireBuffer sealed_;  // Noise: wire bytes waiting for the write loop
   AsyncSignal writer_signal_;
   AsyncSignal drained_signal_;
   bool closed_ = false;

@@ -13,6 +13,7 @@
 #include "hivemind/net/error.hpp"
 #include "hivemind/net/host.hpp"
 #include "hivemind/net/multistream.hpp"
+#include "stream_watchdog.hpp"
 #include "upgrade.hpp"
 
 namespace hivemind::net {
@@ -207,14 +208,24 @@ asio::awaitable<void> Host::handle_stream(std::shared_ptr<Stream> stream) {
 
   auto responder = std::make_shared<MultistreamResponder>(
       [this](std::string_view p) { return handlers_.contains(std::string(p)); });
-  responder->set_protocols_for_ls(protocols());
-  auto selected =
-      co_await with_timeout(run_multistream(stream, responder), options_.negotiation_timeout);
+  responder->set_ls_source([this] { return protocols(); });
+  // A proposal that arrived with the stream's first bytes is answered without a scheduler round
+  // trip, so the answer leaves together with the handler's first reply (see StreamWatchdog).
+  detail::StreamWatchdog deadline(stream, executor_, options_.negotiation_timeout);
+  auto selected = co_await run_multistream(stream, responder);
+  deadline.disarm();
   if (!selected) {
     logger("net")->debug("inbound stream from {}: negotiation failed: {}",
                          stream->remote_peer().to_string(),
-                         selected.error().message());
-    stream->reset();
+                         deadline.expired() ? "timed out" : selected.error().message());
+    if (deadline.expired())
+      co_return;  // already reset
+    // End our side instead of resetting: a reset could overtake the "na" we queued (an
+    // optimistic caller's data after a refused proposal fails here at once) and the caller would
+    // see a reset instead of "protocol not supported".
+    if (!stream->close_write())
+      co_return;
+    co_await detail::linger(std::move(stream), options_.negotiation_timeout);
     co_return;
   }
   auto it = handlers_.find(*selected);

@@ -114,7 +114,13 @@ MultistreamResponder::MultistreamResponder(std::function<bool(std::string_view)>
 }
 
 void MultistreamResponder::set_protocols_for_ls(std::vector<std::string> protocols) {
-  ls_protocols_ = std::move(protocols);
+  ls_source_ = [protocols = std::move(protocols)] {
+    return protocols;
+  };
+}
+
+void MultistreamResponder::set_ls_source(std::function<std::vector<std::string>()> source) {
+  ls_source_ = std::move(source);
 }
 
 void MultistreamResponder::append_ls_reply(Bytes& out) const {
@@ -122,7 +128,8 @@ void MultistreamResponder::append_ls_reply(Bytes& out) const {
   // protocol id (as rust-libp2p and go-multistream send it). Ids that would push the whole
   // answer past kMaxMultistreamMessage are skipped.
   Bytes list;
-  for (const auto& id : ls_protocols_) {
+  const std::vector<std::string> protocols = ls_source_ ? ls_source_() : std::vector<std::string>{};
+  for (const auto& id : protocols) {
     if (id.empty() || id.size() + 1 > kMaxMultistreamMessage)
       continue;
     if (id.find('\n') != std::string::npos)

@@ -52,6 +52,18 @@ void NoiseTransport::seal_into(BytesView plaintext, std::uint8_t* out) {
   }
 }
 
+std::size_t NoiseTransport::seal_parts_into(std::span<const BytesView> parts, std::uint8_t* out) {
+  std::size_t size = 0;
+  for (const BytesView part : parts)
+    size += part.size();
+  HM_CHECK(size <= kNoiseMaxFramePlaintext, "seal_parts_into: more than one frame of plaintext");
+  check_send_budget(size);
+  store_be<std::uint16_t>(out, static_cast<std::uint16_t>(size + kTagSize));
+  // Cannot fail: the key is set and the nonce budget was checked above.
+  (void)send_.encrypt_parts({}, parts, out + kLengthSize, out + kLengthSize + size);
+  return kLengthSize + size + kTagSize;
+}
+
 void NoiseTransport::seal(BytesView plaintext, Bytes& out) {
   check_send_budget(plaintext.size());  // before `out` grows
   const std::size_t start = out.size();

@@ -81,6 +81,26 @@ Result<void> NoiseCipherState::encrypt(
   return ok();
 }
 
+Result<void> NoiseCipherState::encrypt_parts(BytesView ad,
+                                             std::span<const BytesView> parts,
+                                             std::uint8_t* out,
+                                             std::uint8_t* tag) {
+  if (!has_key_) {
+    for (const BytesView part : parts) {
+      if (!part.empty())
+        std::memcpy(out, part.data(), part.size());
+      out += part.size();
+    }
+    return ok();
+  }
+  if (nonce_ == kMaxNonce)
+    return Err(NetErrc::kProtocolViolation);
+  if (!detail::aead_seal_parts(key_, make_nonce(nonce_), ad, parts, out, tag))
+    return Err(NetErrc::kHandshakeFailed, "ChaCha20-Poly1305 encryption failed in OpenSSL");
+  ++nonce_;
+  return ok();
+}
+
 Result<void> NoiseCipherState::decrypt(BytesView ad,
                                        const std::uint8_t* in,
                                        std::uint8_t* out,

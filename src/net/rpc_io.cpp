@@ -8,7 +8,7 @@
 
 #include <asio/this_coro.hpp>
 
-#include "hivemind/core/timeout.hpp"
+#include "hivemind/core/error.hpp"
 #include "hivemind/core/varint.hpp"
 #include "hivemind/net/error.hpp"
 #include "hivemind/net/rpc.hpp"
@@ -40,16 +40,6 @@ asio::awaitable<Result<void>> read_body(Stream& stream, Bytes& out, std::size_t 
       co_return Err(NetErrc::kMalformedMessage, "stream ended inside a message");
   }
   co_return ok();
-}
-
-asio::awaitable<Result<void>> drain(std::shared_ptr<Stream> stream) {
-  Bytes scratch;
-  while (true) {
-    scratch.clear();
-    HM_CO_TRY(std::size_t n, co_await stream->read_some(scratch, 64 * 1024));
-    if (n == 0)
-      co_return ok();
-  }
 }
 
 }  // namespace
@@ -117,12 +107,6 @@ asio::awaitable<Result<void>> write_stream_frame(Stream& stream,
   append_be<std::uint64_t>(header, payload.size());
   HM_CO_TRY_VOID(co_await stream.write(header));
   co_return co_await stream.write(payload);
-}
-
-asio::awaitable<void> linger(std::shared_ptr<Stream> stream, std::chrono::milliseconds timeout) {
-  auto drained = co_await with_timeout(drain(stream), timeout);
-  if (!drained)
-    stream->reset();
 }
 
 std::string error_text(const Error& error) {

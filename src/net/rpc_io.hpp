@@ -16,6 +16,7 @@
 #include "hivemind/core/result.hpp"
 #include "hivemind/net/rpc_codec.hpp"
 #include "hivemind/net/stream.hpp"
+#include "stream_watchdog.hpp"  // linger
 
 namespace hivemind::net::detail {
 
@@ -42,10 +43,6 @@ asio::awaitable<Result<std::optional<OwnedFrame>>> read_stream_frame(Stream& str
 asio::awaitable<Result<void>> write_stream_frame(Stream& stream,
                                                  StreamMarker marker,
                                                  BytesView payload);
-
-/// Waits until the remote closes its side, discarding anything it still sends, for at most
-/// `timeout`; resets the stream if the remote does not close cleanly in time.
-asio::awaitable<void> linger(std::shared_ptr<Stream> stream, std::chrono::milliseconds timeout);
 
 /// Text sent to the remote for a failed handler: error().message().
 std::string error_text(const Error& error);

@@ -10,6 +10,7 @@
 // notice a caller that goes away. A reset, or the caller closing its side before we finished
 // (hivemind's server also treats that as cancellation), cancels the handler.
 #include <asio/experimental/awaitable_operators.hpp>
+#include <asio/this_coro.hpp>
 
 #include "hivemind/core/async_signal.hpp"
 #include "hivemind/core/check.hpp"
@@ -19,6 +20,7 @@
 #include "hivemind/net/error.hpp"
 #include "hivemind/net/rpc.hpp"
 #include "rpc_io.hpp"
+#include "stream_watchdog.hpp"
 
 namespace hivemind::net {
 namespace {
@@ -89,13 +91,17 @@ asio::awaitable<void> serve_unary(std::shared_ptr<Stream> stream,
                                   RpcOptions options) {
   auto log = logger("net");
   try {
-    auto request = co_await with_timeout(detail::read_delimited(*stream, options.max_unary_message),
-                                         options.unary_request_timeout);
+    // Deadlines by watchdog, not with_timeout: a request already buffered is read, answered and
+    // sent in one go (see StreamWatchdog).
+    const auto executor = co_await asio::this_coro::executor;
+    detail::StreamWatchdog request_deadline(stream, executor, options.unary_request_timeout);
+    auto request = co_await detail::read_delimited(*stream, options.max_unary_message);
+    request_deadline.disarm();
     if (!request) {
       log->debug("{}: bad request from {}: {}",
                  name,
                  stream->remote_peer().to_string(),
-                 request.error().message());
+                 request_deadline.expired() ? "timed out" : request.error().message());
       stream->reset();
       co_return;
     }
@@ -122,7 +128,9 @@ asio::awaitable<void> serve_unary(std::shared_ptr<Stream> stream,
     }
     Bytes reply =
         make_reply(envelope->call_id, std::move(std::get<0>(outcome)), options.max_unary_message);
-    auto sent = co_await with_timeout(send_reply(stream, std::move(reply)), options.finish_timeout);
+    detail::StreamWatchdog send_deadline(stream, executor, options.finish_timeout);
+    auto sent = co_await send_reply(stream, std::move(reply));
+    send_deadline.disarm();
     if (!sent) {
       stream->reset();
       co_return;

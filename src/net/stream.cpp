@@ -162,13 +162,11 @@ asio::awaitable<Result<void>> Stream::write(BytesView data) {
       co_return Err(NetErrc::kStreamReset);
     if (connection_->closed())
       co_return Err(NetErrc::kConnectionClosed);
-    HM_CO_TRY(std::size_t n, connection_->session().write(id_, data.subspan(offset)));
+    HM_CO_TRY(std::size_t n, connection_->write_data(id_, data.subspan(offset)));
     offset += n;
-    if (n > 0)
-      connection_->flush();
     if (offset == data.size())
       break;
-    if (connection_->session().outbound_size() > Connection::kOutboundHighWater) {
+    if (connection_->outbound_size() > Connection::kOutboundHighWater) {
       co_await connection_->wait_outbound_room();
     } else if (n == 0) {
       co_await signal_.wait();  // for a window update from the remote

@@ -206,7 +206,7 @@ Result<std::uint32_t> YamuxSession::open_stream() {
   return id;
 }
 
-Result<std::size_t> YamuxSession::write(std::uint32_t stream, BytesView data) {
+Result<std::size_t> YamuxSession::take_send_credit(std::uint32_t stream, std::size_t want) {
   auto it = streams_.find(stream);
   if (it == streams_.end()) {
     return Err(recent_resets_.contains(stream) ? NetErrc::kStreamReset : NetErrc::kStreamClosed);
@@ -215,7 +215,13 @@ Result<std::size_t> YamuxSession::write(std::uint32_t stream, BytesView data) {
   if (s.local_closed) {
     return Err(NetErrc::kStreamClosed);
   }
-  const std::size_t n = std::min<std::size_t>(data.size(), s.send_window);
+  const std::size_t n = std::min<std::size_t>(want, s.send_window);
+  s.send_window -= static_cast<std::uint32_t>(n);
+  return n;
+}
+
+Result<std::size_t> YamuxSession::write(std::uint32_t stream, BytesView data) {
+  HM_TRY(const std::size_t n, take_send_credit(stream, data.size()));
   if (n == 0) {
     return std::size_t{0};
   }
@@ -229,7 +235,6 @@ Result<std::size_t> YamuxSession::write(std::uint32_t stream, BytesView data) {
     const auto begin = data.begin() + static_cast<std::ptrdiff_t>(off);
     outbound_.insert(outbound_.end(), begin, begin + static_cast<std::ptrdiff_t>(k));
   }
-  s.send_window -= static_cast<std::uint32_t>(n);
   return n;
 }
 

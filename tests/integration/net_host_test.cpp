@@ -9,6 +9,7 @@
 
 #include "hivemind/core/async_signal.hpp"
 #include "hivemind/net/error.hpp"
+#include "stream_watchdog.hpp"
 #include "testutil/net_test.hpp"
 
 namespace hivemind::net {
@@ -62,6 +63,85 @@ TEST_F(NetTest, EchoesPayloadsOfEverySizeOverNoise) {
       EXPECT_EQ(*echoed, payload) << "size " << size;
     }
     EXPECT_EQ(client->connection_count(), 1u);  // every stream reused the one connection
+  });
+}
+
+TEST_F(NetTest, WritesOfMixedSizesArriveInOrderOverNoise) {
+  // Small writes are batched with other frames while large ones are sealed straight from the
+  // caller's buffer: their bytes must still reach the reader in write order, also with a second
+  // stream writing small frames on the same connection at the same time.
+  run([&]() -> asio::awaitable<void> {
+    auto server = make_host();
+    auto client = make_host();
+    server->set_stream_handler(kEcho, echo_handler);
+    HM_CO_ASSERT_OK(co_await client->connect(server->visible_addrs().front()));
+    const std::array<std::size_t, 10> sizes{
+        10, 100 * 1024, 3, 8191, 8192, 70'000, 1, 1 << 20, 0, 65'507};
+    Bytes expected;
+    for (std::size_t i = 0; i < sizes.size(); ++i)
+      append(expected, pseudo_random(sizes[i], 100 + i));
+    auto writer = [&](std::shared_ptr<Stream> s) -> asio::awaitable<Result<void>> {
+      std::size_t offset = 0;
+      for (std::size_t size : sizes) {
+        HM_CO_TRY_VOID(co_await s->write(BytesView(expected).subspan(offset, size)));
+        offset += size;
+      }
+      co_return s->close_write();
+    };
+    int small_done = 0;
+    asio::co_spawn(
+        io_,
+        [&]() -> asio::awaitable<void> {
+          for (int i = 0; i < 50; ++i) {
+            const Bytes payload = pseudo_random(1 + i, static_cast<std::uint64_t>(i));
+            auto echoed = co_await echo_roundtrip(client, server->peer_id(), payload);
+            if (echoed && *echoed == payload)
+              ++small_done;
+          }
+        },
+        asio::detached);
+    using namespace asio::experimental::awaitable_operators;  // NOLINT
+    auto stream = co_await client->new_stream(server->peer_id(), std::string(kEcho));
+    HM_CO_ASSERT_OK(stream);
+    auto [written, echoed] =
+        co_await (writer(*stream) && (*stream)->read_to_end(expected.size() + 1));
+    HM_CO_ASSERT_OK(written);
+    HM_CO_ASSERT_OK(echoed);
+    EXPECT_EQ(*echoed, expected);
+    EXPECT_TRUE(co_await wait_until([&] { return small_done == 50; }, std::chrono::seconds(30)));
+  });
+}
+
+TEST_F(NetTest, StreamWatchdogResetsAtItsDeadlineAndNotAfterDisarm) {
+  // The server side of RPCs and negotiation bounds its waits with this watchdog.
+  run([&]() -> asio::awaitable<void> {
+    auto server = make_host();
+    auto client = make_host();
+    server->set_stream_handler(kEcho, echo_handler);
+    HM_CO_ASSERT_OK(co_await client->connect(server->visible_addrs().front()));
+    auto executor = co_await asio::this_coro::executor;
+    // Expiry: a read waiting for bytes that never come fails with kStreamReset.
+    auto silent = co_await client->new_stream(server->peer_id(), std::string(kEcho));
+    HM_CO_ASSERT_OK(silent);
+    detail::StreamWatchdog deadline(*silent, executor, std::chrono::milliseconds(100));
+    Bytes got;
+    auto read = co_await (*silent)->read_some(got, 16);
+    HM_CO_ASSERT(!read);
+    EXPECT_EQ(read.error(), NetErrc::kStreamReset);
+    EXPECT_TRUE(deadline.expired());
+    // Disarmed: the stream outlives the deadline and still works.
+    auto kept = co_await client->new_stream(server->peer_id(), std::string(kEcho));
+    HM_CO_ASSERT_OK(kept);
+    detail::StreamWatchdog disarmed(*kept, executor, std::chrono::milliseconds(50));
+    disarmed.disarm();
+    asio::steady_timer past_deadline(executor, std::chrono::milliseconds(150));
+    co_await past_deadline.async_wait(asio::use_awaitable);
+    EXPECT_FALSE(disarmed.expired());
+    HM_CO_ASSERT_OK(co_await (*kept)->write(to_bytes("ping")));
+    HM_CO_ASSERT_OK((*kept)->close_write());
+    auto echoed = co_await (*kept)->read_to_end(16);
+    HM_CO_ASSERT_OK(echoed);
+    EXPECT_EQ(*echoed, to_bytes("ping"));
   });
 }
 

@@ -260,5 +260,31 @@ TEST_F(RpcUnaryTest, MalformedBytesOnRawStreamsAreRefused) {
   });
 }
 
+TEST_F(RpcUnaryTest, ACallerThatStopsMidRequestIsResetAtTheRequestDeadline) {
+  run([&]() -> asio::awaitable<void> {
+    RpcOptions options;
+    options.unary_request_timeout = 200ms;
+    co_await make_pair(options);
+    // A length prefix announcing 10 bytes, then 3 of them, then silence with the stream open.
+    Bytes partial;
+    append_uvarint(partial, 10);
+    append(partial, Bytes{1, 2, 3});
+    auto stream = co_await client_->new_stream(server_->peer_id(), std::string(kEcho));
+    HM_CO_ASSERT_OK(stream);
+    HM_CO_ASSERT_OK(co_await (*stream)->write(partial));
+    const auto start = std::chrono::steady_clock::now();
+    auto answer = co_await with_timeout((*stream)->read_to_end(1 << 20), 5s);
+    HM_CO_ASSERT(!answer);
+    EXPECT_EQ(answer.error(), NetErrc::kStreamReset) << answer.error().message();
+    EXPECT_GE(std::chrono::steady_clock::now() - start, 150ms);  // not before the deadline
+    EXPECT_EQ(calls_->count, 0);
+    // The server keeps serving.
+    const Bytes request{4, 5};
+    auto echo = co_await call_unary(*client_, server_->peer_id(), kEcho, request, 10s);
+    HM_CO_ASSERT_OK(echo);
+    EXPECT_EQ(*echo, request);
+  });
+}
+
 }  // namespace
 }  // namespace hivemind::net

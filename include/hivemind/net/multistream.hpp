@@ -92,6 +92,9 @@ class MultistreamResponder {
   /// Protocols listed in the answer to "ls", in order. Ids that do not fit in one
   /// kMaxMultistreamMessage answer are left out of it.
   void set_protocols_for_ls(std::vector<std::string> protocols);
+  /// The same, computed only when a peer sends "ls" (called on the caller's thread, from
+  /// `on_message`).
+  void set_ls_source(std::function<std::vector<std::string>()> source);
 
   /// Feeds one received message (text without '\n') and appends any reply to `out`. Returns the
   /// agreed protocol (its echo already appended to `out`); nullopt while negotiation goes on.
@@ -109,7 +112,7 @@ class MultistreamResponder {
   void append_ls_reply(Bytes& out) const;
 
   std::function<bool(std::string_view)> supports_;
-  std::vector<std::string> ls_protocols_;
+  std::function<std::vector<std::string>()> ls_source_;
   std::size_t rejections_ = 0;
   State state_ = State::kAwaitHeader;
 };

@@ -46,6 +46,12 @@ class NoiseTransport {
   /// intermediate copy. Same nonce rule as seal().
   void seal_into(BytesView plaintext, std::uint8_t* out);
 
+  /// Writes ONE frame sealing the concatenation of `parts` (gathered: e.g. a Yamux header and the
+  /// caller's payload, neither copied first) to `out` and returns the wire bytes written
+  /// (2 + total + 16). HM_CHECKs total <= kNoiseMaxFramePlaintext and the nonce budget; `out`
+  /// must hold that many bytes and not overlap any part.
+  std::size_t seal_parts_into(std::span<const BytesView> parts, std::uint8_t* out);
+
   /// Consumes bytes read from the socket, split anywhere; appends the plaintext of every
   /// complete frame to `out` and buffers the rest of a partial frame (at most one frame,
   /// 65537 bytes). Errors (fatal: close the connection): kHandshakeFailed on a bad tag,

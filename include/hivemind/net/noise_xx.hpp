@@ -64,6 +64,13 @@ class NoiseCipherState {
   Result<void> encrypt(
       BytesView ad, const std::uint8_t* in, std::uint8_t* out, std::size_t size, std::uint8_t* tag);
 
+  /// As above, encrypting the concatenation of `parts` (gathered, not copied first) to `out`,
+  /// which must not overlap any part. Without a key the parts are copied unchanged.
+  Result<void> encrypt_parts(BytesView ad,
+                             std::span<const BytesView> parts,
+                             std::uint8_t* out,
+                             std::uint8_t* tag);
+
   /// Decrypts in place and checks the tag; increments the nonce only on success (on failure the
   /// `size` bytes at `data` are zeroed, never left as unauthenticated plaintext). Errors:
   /// NetErrc::kHandshakeFailed on a bad tag, NetErrc::kProtocolViolation on nonce exhaustion.

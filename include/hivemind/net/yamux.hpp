@@ -116,6 +116,13 @@ class YamuxSession {
   /// kStreamClosed (we already closed our side, or unknown stream).
   Result<std::size_t> write(std::uint32_t stream, BytesView data);
 
+  /// For callers that emit DATA frames themselves (the Noise connection seals a header and the
+  /// caller's payload straight to the wire): takes send credit for up to `want` bytes and returns
+  /// how much was granted (0 when the window is exhausted). The caller must then send exactly
+  /// that many bytes as DATA frames of this stream, after every frame already queued here (take
+  /// the outbound buffer first). Same errors as write().
+  Result<std::size_t> take_send_credit(std::uint32_t stream, std::size_t want);
+
   /// Moves up to `max` buffered received bytes of `stream` into `out` (appends) and returns how
   /// many (0 for an unknown stream). When `out` is empty and the oldest received chunk (one per
   /// large DATA frame) fits in `max`, that chunk is swapped into `out` instead of copied (`out`'s

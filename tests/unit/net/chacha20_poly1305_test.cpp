@@ -6,6 +6,7 @@
 #include <array>
 #include <random>
 #include <string_view>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <sodium.h>
@@ -91,6 +92,37 @@ TEST(ChaCha20Poly1305Test, EqualsLibsodiumInPlaceAndOutOfPlace) {
     ASSERT_TRUE(aead_open(key, nonce, ad, expected.data(), opened.data(), size, tag.data()));
     opened.resize(size);
     EXPECT_EQ(opened, plain) << size;
+  }
+}
+
+TEST(ChaCha20Poly1305Test, GatheredPartsSealLikeTheirConcatenation) {
+  std::mt19937 rng(13);
+  const Key key{5, 6, 7};
+  const Nonce nonce{1, 2};
+  const Bytes ad = random_bytes(rng, 9);
+  // Splits inside and across the 64-byte ChaCha20 blocks, empty parts included.
+  const std::vector<std::vector<std::size_t>> splits{
+      {12, 65507}, {0, 100}, {100, 0}, {1, 1, 1, 61, 64, 3}, {63}, {12, 0, 5000, 7}};
+  for (const auto& sizes : splits) {
+    std::vector<Bytes> parts;
+    Bytes whole;
+    for (std::size_t size : sizes) {
+      parts.push_back(random_bytes(rng, size));
+      append(whole, parts.back());
+    }
+    std::vector<BytesView> views(parts.begin(), parts.end());
+    Bytes gathered(whole.size());
+    Tag gathered_tag{};
+    ASSERT_TRUE(aead_seal_parts(key, nonce, ad, views, gathered.data(), gathered_tag.data()));
+    Bytes sealed(whole.size());
+    Tag tag{};
+    ASSERT_TRUE(aead_seal(key, nonce, ad, whole.data(), sealed.data(), whole.size(), tag.data()));
+    EXPECT_EQ(gathered, sealed) << sizes.size() << " parts";
+    EXPECT_EQ(gathered_tag, tag);
+    Bytes opened(whole.size());
+    ASSERT_TRUE(aead_open(
+        key, nonce, ad, gathered.data(), opened.data(), gathered.size(), gathered_tag.data()));
+    EXPECT_EQ(opened, whole);
   }
 }
 

@@ -1,3 +1,4 @@
+#include <array>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -123,6 +124,32 @@ TEST_F(NoiseTransportTest, SealIntoAndOpenIntoWorkOutOfPlace) {
     EXPECT_EQ(received, plaintext) << size;
     ASSERT_TRUE(pair_.initiator.open(reference, received));  // keeps the nonces in step
   }
+}
+
+TEST_F(NoiseTransportTest, SealPartsIntoMakesOneFrameOfTheConcatenation) {
+  std::mt19937 rng(6);
+  for (std::size_t payload : {std::size_t{0}, std::size_t{1}, std::size_t{65507}}) {
+    Bytes header(12);
+    Bytes body(payload);
+    for (auto& b : header)
+      b = static_cast<std::uint8_t>(rng());
+    for (auto& b : body)
+      b = static_cast<std::uint8_t>(rng());
+    const std::array<BytesView, 2> parts{BytesView(header), BytesView(body)};
+    Bytes wire(NoiseTransport::sealed_size(header.size() + body.size()));
+    EXPECT_EQ(pair_.initiator.seal_parts_into(parts, wire.data()), wire.size());
+    EXPECT_EQ(frame_lengths(wire), std::vector<std::size_t>{header.size() + body.size() + 16});
+    Bytes opened;
+    ASSERT_TRUE(pair_.responder.open(wire, opened));
+    Bytes expected = header;
+    append(expected, body);
+    EXPECT_EQ(opened, expected);
+  }
+  // More than one frame of plaintext is a caller bug, refused before anything is written.
+  const Bytes too_big(65520);
+  const std::array<BytesView, 1> one{BytesView(too_big)};
+  Bytes wire(NoiseTransport::sealed_size(too_big.size()));
+  EXPECT_THROW(pair_.initiator.seal_parts_into(one, wire.data()), std::exception);
 }
 
 TEST_F(NoiseTransportTest, BadTagIsFatal) {
