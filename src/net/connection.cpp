@@ -218,6 +218,7 @@ asio::awaitable<void> Connection::write_loop() {
       close(NetErrc::kConnectionClosed);
       break;
     }
+    writing.clear();  // sent: an idle loop may now release it
   }
 }
 
