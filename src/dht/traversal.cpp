@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 
 #include "hivemind/core/check.hpp"
 
@@ -25,25 +26,36 @@ Traversal::Traversal(std::vector<DHTID> queries,
     add_neighbor_to_all(node);
 }
 
-void Traversal::add_neighbor_to_all(const NodeInfo& node) {
+std::optional<std::uint32_t> Traversal::number_of(const NodeInfo& node) {
   if (nodes_.size() >= kSkipped && !index_.contains(node.id))
-    return;  // node numbers exhausted (never in practice): new nodes are ignored
+    return std::nullopt;  // node numbers exhausted (never in practice): new nodes are ignored
   auto [it, added] = index_.try_emplace(node.id, static_cast<std::uint32_t>(nodes_.size()));
   if (it->second == kSkipped)
-    return;
+    return std::nullopt;
   if (added)
     nodes_.push_back(node);
-  for (std::size_t q = 0; q < queries_.size(); ++q)
-    offer(q, it->second);
+  return it->second;
+}
+
+void Traversal::add_neighbor_to_all(const NodeInfo& node) {
+  if (const auto number = number_of(node)) {
+    for (std::size_t q = 0; q < queries_.size(); ++q)
+      offer(q, *number);
+  }
+}
+
+std::vector<Traversal::Known>::iterator Traversal::lower_bound_known(QueryState& s,
+                                                                     const DHTID& distance) {
+  return std::lower_bound(
+      s.known.begin(), s.known.end(), distance, [](const Known& k, const DHTID& d) {
+        return k.distance < d;
+      });
 }
 
 std::vector<Traversal::Known>::iterator Traversal::find_known(std::size_t q,
                                                               const DHTID& distance) {
   auto& known = states_[q].known;
-  auto it =
-      std::lower_bound(known.begin(), known.end(), distance, [](const Known& k, const DHTID& d) {
-        return k.distance < d;
-      });
+  auto it = lower_bound_known(states_[q], distance);
   return it != known.end() && it->distance == distance ? it : known.end();
 }
 
@@ -54,10 +66,7 @@ void Traversal::offer(std::size_t q, std::uint32_t node) {
   // The distance identifies the node for this query: a node is offered once, and never again
   // after it failed (its entry stays, marked failed).
   const DHTID distance = queries_[q].distance(nodes_[node].id);
-  auto it = std::lower_bound(
-      s.known.begin(), s.known.end(), distance, [](const Known& k, const DHTID& d) {
-        return k.distance < d;
-      });
+  auto it = lower_bound_known(s, distance);
   if (it != s.known.end() && it->distance == distance)
     return;
   // visited: asked already, for another query's sake
@@ -158,14 +167,8 @@ std::optional<Traversal::Request> Traversal::next() {
 
 void Traversal::add_neighbor(std::size_t q, const NodeInfo& neighbor) {
   HM_CHECK(q < queries_.size(), "query index out of range");
-  if (nodes_.size() >= kSkipped && !index_.contains(neighbor.id))
-    return;  // node numbers exhausted (never in practice): new nodes are ignored
-  auto [it, added] = index_.try_emplace(neighbor.id, static_cast<std::uint32_t>(nodes_.size()));
-  if (it->second == kSkipped)
-    return;
-  if (added)
-    nodes_.push_back(neighbor);
-  offer(q, it->second);
+  if (const auto number = number_of(neighbor))
+    offer(q, *number);
 }
 
 void Traversal::add_neighbors(std::size_t q, const std::vector<NodeInfo>& neighbors) {

@@ -1,7 +1,7 @@
 #pragma once
 // Private helpers of the RPC layer: reading and writing hivemind's unary and streaming framing on
-// a Stream with bounded memory, running handlers with exception capture, and the clean-close
-// "linger" of a server. Host thread only. Not part of the public API.
+// a Stream with bounded memory and running handlers with exception capture (the clean-close
+// `linger` is in stream_watchdog.hpp). Host thread only. Not part of the public API.
 
 #include <chrono>
 #include <cstddef>

@@ -73,29 +73,26 @@ class DHTID {
 
   friend std::strong_ordering operator<=>(const DHTID& a, const DHTID& b) noexcept {
     for (std::size_t offset = 0; offset < 16; offset += 8) {
-      const std::uint64_t x = a.word64(offset), y = b.word64(offset);
+      const std::uint64_t x = a.word<std::uint64_t>(offset), y = b.word<std::uint64_t>(offset);
       if (x != y)
         return x <=> y;
     }
-    return a.word32(16) <=> b.word32(16);
+    return a.word<std::uint32_t>(16) <=> b.word<std::uint32_t>(16);
   }
 
  private:
-  /// The big-endian 64-bit (32-bit) word at byte `offset`, as an integer.
-  std::uint64_t word64(std::size_t offset) const noexcept {
-    std::uint64_t word;
-    std::memcpy(&word, raw_.data() + offset, sizeof(word));
-    if constexpr (std::endian::native == std::endian::little)
-      word = __builtin_bswap64(word);
-    return word;
-  }
-
-  std::uint32_t word32(std::size_t offset) const noexcept {
-    std::uint32_t word;
-    std::memcpy(&word, raw_.data() + offset, sizeof(word));
-    if constexpr (std::endian::native == std::endian::little)
-      word = __builtin_bswap32(word);
-    return word;
+  /// The big-endian word of type `Word` (std::uint32_t or std::uint64_t) at byte `offset`.
+  template <typename Word>
+  Word word(std::size_t offset) const noexcept {
+    Word value;
+    std::memcpy(&value, raw_.data() + offset, sizeof(value));
+    if constexpr (std::endian::native == std::endian::little) {
+      if constexpr (sizeof(Word) == 8)
+        value = __builtin_bswap64(value);
+      else
+        value = __builtin_bswap32(value);
+    }
+    return value;
   }
 
   Raw raw_{};

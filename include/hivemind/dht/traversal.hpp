@@ -102,6 +102,9 @@ class Traversal {
 
   /// Index in `known` of the nearest unvisited beam member of `q`, or known.size().
   std::size_t explorable(std::size_t q) const;
+  /// First entry of `s.known` not nearer than `distance` (the insertion point).
+  static std::vector<Known>::iterator lower_bound_known(QueryState& s, const DHTID& distance);
+  /// The entry of query `q` at exactly `distance`, or known.end().
   std::vector<Known>::iterator find_known(std::size_t q, const DHTID& distance);
 
   bool was_visited(const QueryState& s, std::uint32_t node) const {
@@ -109,6 +112,8 @@ class Traversal {
   }
 
   void offer(std::size_t q, std::uint32_t node);
+  /// The node's number (registering a new node), or nullopt for a `skip` id.
+  std::optional<std::uint32_t> number_of(const NodeInfo& node);
   void add_neighbor_to_all(const NodeInfo& node);
   void mark_finished(std::size_t q);
   /// Finishes `q` if nothing is left to explore and nothing in flight; returns whether something

@@ -82,6 +82,20 @@ TEST(YamuxSession, SplitsWritesIntoMaxFramePayload) {
   EXPECT_FALSE(client.has_outbound());
 }
 
+TEST(YamuxSession, SendCreditIsTakenFromTheWindowWithoutQueueingFrames) {
+  YamuxSession client(YamuxRole::kClient);
+  const std::uint32_t id = *client.open_stream();
+  (void)client.take_outbound();
+  EXPECT_EQ(*client.take_send_credit(id, 1000), 1000U);
+  EXPECT_FALSE(client.has_outbound());  // the caller frames the data itself
+  EXPECT_EQ(*client.take_send_credit(id, kYamuxInitialWindow), kYamuxInitialWindow - 1000);
+  EXPECT_EQ(*client.take_send_credit(id, 1), 0U);   // window exhausted
+  EXPECT_EQ(*client.write(id, as_bytes("x")), 0U);  // write() shares the same credit
+  ASSERT_TRUE(client.close_write(id));
+  EXPECT_EQ(client.take_send_credit(id, 1).error(), NetErrc::kStreamClosed);
+  EXPECT_EQ(client.take_send_credit(99, 1).error(), NetErrc::kStreamClosed);
+}
+
 TEST(YamuxSession, HalfCloseKeepsOtherDirectionOpen) {
   YamuxPair p;
   auto id = *p.client.open_stream();
